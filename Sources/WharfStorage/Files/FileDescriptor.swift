@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import NIOPosix
+import WharfCore
+
+/// Runs blocking file-system work on NIO's thread pool, off the cooperative executor.
+func blockingIO<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await NIOThreadPool.singleton.runIfActive(body)
+}
+
+/// The `RegistryError` for a failed system call: out-of-space is reported as such, anything else as a 500.
+func posixError(_ operation: String, _ path: String, errno code: Int32 = errno) -> RegistryError {
+    if code == ENOSPC || code == EDQUOT { return .storageFull }
+    return .internalError("\(operation) \(path): \(String(cString: strerror(code)))")
+}
+
+/// An open file, used with positional reads and writes. Closed exactly once, by `close()` or at deinit.
+final class FileDescriptor: @unchecked Sendable {
+    let path: String
+    private var fd: Int32  // only mutated by close(), which callers never race with IO
+
+    private init(path: String, fd: Int32) {
+        self.path = path
+        self.fd = fd
+    }
+
+    deinit { if fd >= 0 { _ = Glibc.close(fd) } }
+
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) throws(RegistryError) -> FileDescriptor {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw posixError("open", path) }
+        return FileDescriptor(path: path, fd: fd)
+    }
+
+    /// nil when the file does not exist.
+    static func openForReading(_ path: String) throws(RegistryError) -> FileDescriptor? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw posixError("open", path)
+        }
+        return FileDescriptor(path: path, fd: fd)
+    }
+
+    func close() {
+        if fd >= 0 { _ = Glibc.close(fd) }
+        fd = -1
+    }
+
+    func size() throws(RegistryError) -> Int64 {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw posixError("fstat", path) }
+        return Int64(info.st_size)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(RegistryError) {
+        var written = 0
+        while written < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + written, bytes.count - written, off_t(offset) + off_t(written))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw posixError("write", path)
+            }
+            written += n
+        }
+    }
+
+    /// Reads up to `count` bytes at `offset`; fewer only at the end of the file.
+    func read(count: Int, at offset: Int64, allocator: ByteBufferAllocator) throws(RegistryError) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: count)
+        var failure: Int32 = 0
+        while buffer.readableBytes < count {
+            let have = buffer.readableBytes
+            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - have) { pointer in
+                let n = pread(fd, pointer.baseAddress!, count - have, off_t(offset) + off_t(have))
+                if n < 0 { failure = errno }
+                return max(n, 0)
+            }
+            if failure == EINTR {
+                failure = 0
+                continue
+            }
+            if failure != 0 { throw posixError("read", path, errno: failure) }
+            if got == 0 { break }
+        }
+        return buffer
+    }
+
+    func truncate(to size: Int64) throws(RegistryError) {
+        guard ftruncate(fd, off_t(size)) == 0 else { throw posixError("truncate", path) }
+    }
+
+    func sync() throws(RegistryError) {
+        guard fsync(fd) == 0 else { throw posixError("fsync", path) }
+    }
+}
+
+/// Small POSIX helpers for paths.
+enum FileSystem {
+    static func makeDirectory(_ path: String) throws(RegistryError) {
+        var partial = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            partial += "/" + component
+            if mkdir(partial, 0o755) != 0, errno != EEXIST { throw posixError("mkdir", partial) }
+        }
+    }
+
+    static func size(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+
+    static func remove(_ path: String) {
+        _ = unlink(path)
+    }
+
+    /// Atomically moves `from` to `to` and makes the new directory entry durable.
+    static func durableRename(_ from: String, _ to: String) throws(RegistryError) {
+        guard rename(from, to) == 0 else { throw posixError("rename", to) }
+        try syncDirectory(String(to[..<(to.lastIndex(of: "/") ?? to.endIndex)]))
+    }
+
+    static func syncDirectory(_ path: String) throws(RegistryError) {
+        let dir = try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY)
+        try dir.sync()
+        dir.close()
+    }
+
+    static func list(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names = [String]()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -1,0 +1,70 @@
+import GRDB
+
+/// The metadata schema, as migrations so that later versions can extend it in place.
+enum MetadataSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE repositories (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE,
+                        created_at REAL NOT NULL
+                    );
+                    -- Every committed blob, once, whatever the number of repositories using it.
+                    CREATE TABLE blobs (
+                        digest TEXT PRIMARY KEY,
+                        size INTEGER NOT NULL,
+                        created_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    -- Which repository may read which blob: pushed, mounted, or a manifest of its own.
+                    CREATE TABLE repository_blobs (
+                        repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+                        digest TEXT NOT NULL REFERENCES blobs(digest),
+                        created_at REAL NOT NULL,
+                        PRIMARY KEY (repository_id, digest)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX repository_blobs_digest ON repository_blobs(digest);
+                    CREATE TABLE manifests (
+                        repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+                        digest TEXT NOT NULL REFERENCES blobs(digest),
+                        media_type TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        artifact_type TEXT,
+                        subject TEXT,
+                        annotations TEXT,
+                        created_at REAL NOT NULL,
+                        PRIMARY KEY (repository_id, digest)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX manifests_subject ON manifests(repository_id, subject) WHERE subject IS NOT NULL;
+                    -- What each manifest points to (layers, config, child manifests): for garbage collection.
+                    CREATE TABLE manifest_references (
+                        repository_id INTEGER NOT NULL,
+                        manifest_digest TEXT NOT NULL,
+                        referenced_digest TEXT NOT NULL,
+                        PRIMARY KEY (repository_id, manifest_digest, referenced_digest),
+                        FOREIGN KEY (repository_id, manifest_digest)
+                            REFERENCES manifests(repository_id, digest) ON DELETE CASCADE
+                    ) WITHOUT ROWID;
+                    CREATE INDEX manifest_references_target ON manifest_references(referenced_digest);
+                    CREATE TABLE tags (
+                        repository_id INTEGER NOT NULL,
+                        name TEXT NOT NULL,
+                        digest TEXT NOT NULL,
+                        updated_at REAL NOT NULL,
+                        PRIMARY KEY (repository_id, name),
+                        FOREIGN KEY (repository_id, digest) REFERENCES manifests(repository_id, digest) ON DELETE CASCADE
+                    ) WITHOUT ROWID;
+                    CREATE INDEX tags_digest ON tags(repository_id, digest);
+                    CREATE TABLE uploads (
+                        id TEXT PRIMARY KEY,
+                        repository TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,266 @@
+import Foundation
+import GRDB
+import WharfCore
+
+/// What a manifest reference resolves to.
+package struct ManifestRecord: Sendable, Equatable {
+    package let digest: Digest
+    package let mediaType: String
+    package let size: Int64
+}
+
+/// The SQLite metadata store: repositories, blob links, manifests, tags, referrers and upload sessions.
+///
+/// WAL mode with `synchronous = FULL`: a transaction that returned is on disk, so whatever the registry
+/// acknowledged survives a crash or power loss.
+package final class MetadataStore: Sendable {
+    private let pool: DatabasePool
+
+    package init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try MetadataSchema.migrator.migrate(pool)
+    }
+
+    private static var now: Double { Date().timeIntervalSince1970 }
+
+    // MARK: Repositories and blobs
+
+    private func repositoryID(_ db: Database, _ name: RepositoryName) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT id FROM repositories WHERE name = ?", arguments: [name.value])
+    }
+
+    private func ensureRepository(_ db: Database, _ name: RepositoryName) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO repositories(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+            arguments: [name.value, Self.now])
+        return try repositoryID(db, name)!
+    }
+
+    private func link(_ db: Database, repository: Int64, digest: Digest, size: Int64) throws {
+        try db.execute(
+            sql: "INSERT INTO blobs(digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT(digest) DO NOTHING",
+            arguments: [digest.description, size, Self.now])
+        try db.execute(
+            sql: """
+                INSERT INTO repository_blobs(repository_id, digest, created_at) VALUES (?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """,
+            arguments: [repository, digest.description, Self.now])
+    }
+
+    /// The size of `digest` when the repository may read it.
+    package func linkedBlobSize(_ repository: RepositoryName, _ digest: Digest) async throws -> Int64? {
+        try await pool.read { db in
+            try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT b.size FROM blobs b
+                    JOIN repository_blobs l ON l.digest = b.digest
+                    JOIN repositories r ON r.id = l.repository_id
+                    WHERE r.name = ? AND b.digest = ?
+                    """,
+                arguments: [repository.value, digest.description])
+        }
+    }
+
+    /// Records a committed blob and lets the repository read it.
+    package func linkBlob(_ repository: RepositoryName, _ digest: Digest, size: Int64) async throws {
+        try await pool.write { db in
+            try self.link(db, repository: try self.ensureRepository(db, repository), digest: digest, size: size)
+        }
+    }
+
+    /// Withdraws the repository's right to read the blob; the content stays until garbage collection.
+    package func unlinkBlob(_ repository: RepositoryName, _ digest: Digest) async throws -> Bool {
+        try await pool.write { db in
+            guard let id = try self.repositoryID(db, repository) else { return false }
+            try db.execute(
+                sql: "DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+                arguments: [id, digest.description])
+            return db.changesCount > 0
+        }
+    }
+
+    package func blobStatistics() async throws -> (count: Int64, bytes: Int64) {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM blobs")!
+            return (row[0], row[1])
+        }
+    }
+
+    // MARK: Manifests
+
+    /// Stores a manifest, its blob links, references, referrer entry and tags in one transaction, after checking
+    /// that everything it references is readable in the repository.
+    package func putManifest(
+        _ repository: RepositoryName, digest: Digest, size: Int64, manifest: Manifest, tags: [Tag]
+    ) async throws {
+        let annotations = try manifest.annotations.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try await pool.write { db in
+            let id = try self.ensureRepository(db, repository)
+            for blob in manifest.blobDigests {
+                let known = try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+                    arguments: [id, blob.description])
+                guard known == true else { throw RegistryError.manifestBlobUnknown(blob.description) }
+            }
+            for child in manifest.childDigests {
+                let known = try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
+                    arguments: [id, child.description])
+                guard known == true else { throw RegistryError.manifestUnknown(child.description) }
+            }
+            try self.link(db, repository: id, digest: digest, size: size)
+            try db.execute(
+                sql: """
+                    INSERT INTO manifests(repository_id, digest, media_type, size, artifact_type, subject, annotations, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """,
+                arguments: [
+                    id, digest.description, manifest.mediaType, size, manifest.artifactType,
+                    manifest.subjectDigest?.description, annotations, Self.now,
+                ])
+            for referenced in manifest.blobDigests + manifest.childDigests {
+                try db.execute(
+                    sql: """
+                        INSERT INTO manifest_references(repository_id, manifest_digest, referenced_digest)
+                        VALUES (?, ?, ?) ON CONFLICT DO NOTHING
+                        """,
+                    arguments: [id, digest.description, referenced.description])
+            }
+            for tag in tags {
+                try db.execute(
+                    sql: """
+                        INSERT INTO tags(repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
+                        """,
+                    arguments: [id, tag.value, digest.description, Self.now])
+            }
+        }
+    }
+
+    package func manifest(_ repository: RepositoryName, _ reference: Reference) async throws -> ManifestRecord? {
+        let row = try await pool.read { db -> Row? in
+            switch reference {
+            case .digest(let digest):
+                try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT m.digest, m.media_type, m.size FROM manifests m JOIN repositories r ON r.id = m.repository_id
+                        WHERE r.name = ? AND m.digest = ?
+                        """,
+                    arguments: [repository.value, digest.description])
+            case .tag(let tag):
+                try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT m.digest, m.media_type, m.size FROM tags t
+                        JOIN repositories r ON r.id = t.repository_id
+                        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+                        WHERE r.name = ? AND t.name = ?
+                        """,
+                    arguments: [repository.value, tag.value])
+            }
+        }
+        guard let row else { return nil }
+        return ManifestRecord(digest: try Digest(row[0] as String), mediaType: row[1], size: row[2])
+    }
+
+    /// Deletes a manifest and every tag pointing at it. False when the repository has no such manifest.
+    package func deleteManifest(_ repository: RepositoryName, _ digest: Digest) async throws -> Bool {
+        try await pool.write { db in
+            guard let id = try self.repositoryID(db, repository) else { return false }
+            try db.execute(
+                sql: "DELETE FROM manifests WHERE repository_id = ? AND digest = ?", arguments: [id, digest.description])
+            return db.changesCount > 0
+        }
+    }
+
+    package func deleteTag(_ repository: RepositoryName, _ tag: Tag) async throws -> Bool {
+        try await pool.write { db in
+            guard let id = try self.repositoryID(db, repository) else { return false }
+            try db.execute(sql: "DELETE FROM tags WHERE repository_id = ? AND name = ?", arguments: [id, tag.value])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Tags in lexical order after `last`, at most `limit`; nil when the repository does not exist.
+    package func tags(_ repository: RepositoryName, after last: String?, limit: Int?) async throws -> [String]? {
+        try await pool.read { db in
+            guard let id = try self.repositoryID(db, repository) else { return nil }
+            return try String.fetchAll(
+                db,
+                sql: "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
+                arguments: [id, last ?? "", limit ?? -1])
+        }
+    }
+
+    package func repositories(after last: String?, limit: Int?) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?",
+                arguments: [last ?? "", limit ?? -1])
+        }
+    }
+
+    /// Manifests of the repository whose `subject` is `digest`, optionally of one artifact type.
+    package func referrers(_ repository: RepositoryName, of digest: Digest, artifactType: String?) async throws
+        -> [Descriptor]
+    {
+        try await pool.read { db in
+            var sql = """
+                SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+                JOIN repositories r ON r.id = m.repository_id
+                WHERE r.name = ? AND m.subject = ?
+                """
+            var arguments: StatementArguments = [repository.value, digest.description]
+            if let artifactType {
+                sql += " AND m.artifact_type = ?"
+                arguments += [artifactType]
+            }
+            sql += " ORDER BY m.created_at, m.digest"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let annotations = (row[4] as String?).flatMap {
+                    try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
+                }
+                return Descriptor(
+                    mediaType: row[1], digest: row[0], size: row[2], artifactType: row[3], annotations: annotations)
+            }
+        }
+    }
+
+    // MARK: Upload sessions
+
+    package func insertUpload(id: String, repository: RepositoryName) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO uploads(id, repository, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                arguments: [id, repository.value, Self.now, Self.now])
+        }
+    }
+
+    package func uploadRepository(id: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT repository FROM uploads WHERE id = ?", arguments: [id])
+        }
+    }
+
+    package func deleteUpload(id: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM uploads WHERE id = ?", arguments: [id])
+        }
+    }
+
+    /// Commits a finished upload: the blob row, the repository's link, and the end of the session, together.
+    package func finishUpload(id: String, _ repository: RepositoryName, _ digest: Digest, size: Int64) async throws {
+        try await pool.write { db in
+            try self.link(db, repository: try self.ensureRepository(db, repository), digest: digest, size: size)
+            try db.execute(sql: "DELETE FROM uploads WHERE id = ?", arguments: [id])
+        }
+    }
+}
