@@ -29,18 +29,18 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
 
     public let code: Code
     /// The HTTP status the error is answered with.
-    public let status: Int
+    public let httpStatus: Int
     public let message: String
     public let detail: String?
 
     public init(_ code: Code, status: Int, _ message: String, detail: String? = nil) {
         self.code = code
-        self.status = status
+        self.httpStatus = status
         self.message = message
         self.detail = detail
     }
 
-    public var description: String { "\(code.rawValue) (\(status)): \(message)" + (detail.map { " [\($0)]" } ?? "") }
+    public var description: String { "\(code.rawValue) (\(httpStatus)): \(message)" + (detail.map { " [\($0)]" } ?? "") }
 }
 
 extension RegistryError {

@@ -46,6 +46,15 @@ final class UploadSessions: Sendable {
         }
     }
 
+    /// Takes a session whether or not it is in memory, unless a request is writing to it.
+    func claim(_ id: String) -> Bool {
+        entries.withLock { entries in
+            if case .busy = entries[id] { return false }
+            entries[id] = .busy
+            return true
+        }
+    }
+
     func checkIn(_ id: String, _ state: State) {
         entries.withLock { $0[id] = .idle(state) }
     }

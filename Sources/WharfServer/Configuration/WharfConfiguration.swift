@@ -1,0 +1,124 @@
+import Foundation
+import Yams
+
+/// Everything `wharf serve` can be told. Sources, later ones winning: built-in defaults, the YAML file,
+/// `WHARF_…` environment variables, command-line flags.
+public struct WharfConfiguration: Sendable, Equatable {
+    /// `HOST:PORT` addresses to listen on (plain HTTP).
+    public var listen: [String] = ["0.0.0.0:5000"]
+    public var dataDirectory: String = "./storage"
+    public var logLevel: String = "info"
+    /// `text` or `json`.
+    public var logFormat: String = "text"
+    public var maxManifestBytes: Int = 4 << 20
+    /// 0 for no limit.
+    public var maxBlobBytes: Int64 = 0
+    /// Upload sessions untouched this long are purged.
+    public var uploadTTL: Duration = .seconds(24 * 3600)
+    public var uploadPurgeInterval: Duration = .seconds(600)
+
+    public init() {}
+
+    /// The YAML file layout:
+    ///
+    ///     listen: ["0.0.0.0:5000"]
+    ///     dataDir: ./storage
+    ///     log: { level: info, format: text }
+    ///     limits: { manifestBytes: 4194304, blobBytes: 0 }
+    ///     uploads: { ttl: 24h, purgeInterval: 10m }
+    struct File: Decodable {
+        struct Log: Decodable {
+            var level: String?
+            var format: String?
+        }
+        struct Limits: Decodable {
+            var manifestBytes: Int?
+            var blobBytes: Int64?
+        }
+        struct Uploads: Decodable {
+            var ttl: String?
+            var purgeInterval: String?
+        }
+        var listen: [String]?
+        var dataDir: String?
+        var log: Log?
+        var limits: Limits?
+        var uploads: Uploads?
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Applies a YAML configuration file.
+    public mutating func apply(yamlFile path: String) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Invalid(description: "cannot read configuration file \(path)")
+        }
+        let file: File
+        do {
+            file = try YAMLDecoder().decode(File.self, from: text)
+        } catch {
+            throw Invalid(description: "configuration file \(path): \(error)")
+        }
+        if let listen = file.listen { self.listen = listen }
+        if let dataDir = file.dataDir { dataDirectory = dataDir }
+        if let level = file.log?.level { logLevel = level }
+        if let format = file.log?.format { logFormat = format }
+        if let bytes = file.limits?.manifestBytes { maxManifestBytes = bytes }
+        if let bytes = file.limits?.blobBytes { maxBlobBytes = bytes }
+        if let ttl = file.uploads?.ttl { uploadTTL = try Self.duration(ttl, "uploads.ttl") }
+        if let interval = file.uploads?.purgeInterval { uploadPurgeInterval = try Self.duration(interval, "uploads.purgeInterval") }
+        try validate()
+    }
+
+    /// Applies `WHARF_LISTEN` (comma-separated), `WHARF_DATA_DIR`, `WHARF_LOG_LEVEL`, `WHARF_LOG_FORMAT`,
+    /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`.
+    public mutating func apply(environment: [String: String]) throws {
+        if let listen = environment["WHARF_LISTEN"] { self.listen = listen.split(separator: ",").map(String.init) }
+        if let dir = environment["WHARF_DATA_DIR"] { dataDirectory = dir }
+        if let level = environment["WHARF_LOG_LEVEL"] { logLevel = level }
+        if let format = environment["WHARF_LOG_FORMAT"] { logFormat = format }
+        if let bytes = environment["WHARF_MAX_MANIFEST_BYTES"] {
+            guard let value = Int(bytes) else { throw Invalid(description: "WHARF_MAX_MANIFEST_BYTES: not a number") }
+            maxManifestBytes = value
+        }
+        if let bytes = environment["WHARF_MAX_BLOB_BYTES"] {
+            guard let value = Int64(bytes) else { throw Invalid(description: "WHARF_MAX_BLOB_BYTES: not a number") }
+            maxBlobBytes = value
+        }
+        if let ttl = environment["WHARF_UPLOAD_TTL"] { uploadTTL = try Self.duration(ttl, "WHARF_UPLOAD_TTL") }
+        try validate()
+    }
+
+    public func validate() throws {
+        guard !listen.isEmpty else { throw Invalid(description: "no listen address") }
+        for address in listen { _ = try Self.hostAndPort(address) }
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw Invalid(description: "log level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard ["text", "json"].contains(logFormat) else { throw Invalid(description: "log format must be text or json") }
+        guard maxManifestBytes > 0, maxBlobBytes >= 0 else { throw Invalid(description: "limits must be positive") }
+    }
+
+    /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces).
+    static func hostAndPort(_ address: String) throws -> (host: String, port: Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { throw Invalid(description: "listen address '\(address)' is not HOST:PORT") }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// `90s`, `30m`, `24h`, `7d`, or plain seconds.
+    static func duration(_ text: String, _ field: String) throws -> Duration {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let last = trimmed.last, let unit = units[last], let value = Int64(trimmed.dropLast()), value > 0 {
+            return .seconds(value * unit)
+        }
+        if let value = Int64(trimmed), value > 0 { return .seconds(value) }
+        throw Invalid(description: "\(field): '\(text)' is not a duration such as 90s, 30m, 24h or 7d")
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import WharfCore
+import WharfStorage
+
+extension DistributionAPI {
+    static let maxPageSize = 10_000
+
+    func tags(_ request: Request, _ name: RepositoryName) async throws -> Response {
+        let page = try Page(request)
+        let tags = try await registry.tags(name, after: page.last, limit: page.fetchLimit)
+        struct Body: Encodable {
+            let name: String
+            let tags: [String]
+        }
+        return try page.response(
+            Body(name: name.value, tags: page.items(tags)), items: tags, path: "/v2/\(name)/tags/list")
+    }
+
+    func catalog(_ request: Request) async throws -> Response {
+        let page = try Page(request)
+        let repositories = try await registry.repositories(after: page.last, limit: page.fetchLimit)
+        struct Body: Encodable { let repositories: [String] }
+        return try page.response(Body(repositories: page.items(repositories)), items: repositories, path: "/v2/_catalog")
+    }
+
+    func referrers(_ request: Request, _ name: RepositoryName, _ digest: Digest) async throws -> Response {
+        let artifactType = request.uri.queryParameters["artifactType"].map(String.init)
+        let descriptors = try await registry.referrers(name, of: digest, artifactType: artifactType)
+        struct Index: Encodable {
+            let schemaVersion = 2
+            let mediaType = MediaType.ociIndex
+            let manifests: [Descriptor]
+        }
+        let json = try JSONEncoder().encode(Index(manifests: descriptors))
+        var headers = Self.jsonHeaders(length: json.count, contentType: MediaType.ociIndex)
+        if artifactType != nil { headers[.ociFiltersApplied] = "artifactType" }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json)))
+    }
+
+    /// `n` and `last` pagination with a `Link` header to the next page.
+    private struct Page {
+        let size: Int?
+        let last: String?
+
+        init(_ request: Request) throws {
+            let query = request.uri.queryParameters
+            last = query["last"].map(String.init)
+            if let n = query["n"] {
+                guard let value = Int(n), value >= 0 else {
+                    throw RegistryError(
+                        .init(rawValue: "PAGINATION_NUMBER_INVALID"), status: 400, "invalid number of results requested",
+                        detail: String(n.prefix(50)))
+                }
+                size = min(value, DistributionAPI.maxPageSize)
+            } else {
+                size = nil
+            }
+        }
+
+        /// One more than the page, to know whether a next page exists.
+        var fetchLimit: Int? { size.map { $0 + 1 } }
+
+        func items(_ fetched: [String]) -> [String] {
+            guard let size else { return fetched }
+            return Array(fetched.prefix(size))
+        }
+
+        func response(_ body: some Encodable, items fetched: [String], path: String) throws -> Response {
+            let json = try JSONEncoder().encode(body)
+            var headers = DistributionAPI.jsonHeaders(length: json.count)
+            if let size, size > 0, fetched.count > size, let lastItem = items(fetched).last {
+                let escaped = lastItem.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? lastItem
+                headers[.link] = "<\(path)?n=\(size)&last=\(escaped)>; rel=\"next\""
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json)))
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import WharfCore
+import WharfStorage
+
+/// The OCI distribution API v1.1: dispatches a parsed `/v2/` route and method to its handler.
+struct DistributionAPI: Sendable {
+    let registry: Registry
+    let metrics: RegistryMetrics
+
+    func respond(to request: Request, route: V2Route) async throws -> Response {
+        let method = request.method
+        switch (route, method) {
+        case (.base, .get), (.base, .head):
+            return Response(status: .ok, headers: Self.jsonHeaders(length: 2), body: method == .head ? .init() : .init(byteBuffer: ByteBuffer(string: "{}")))
+        case (.catalog, .get):
+            return try await catalog(request)
+        case (.tags(let name), .get):
+            return try await tags(request, name)
+        case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
+            return try await getManifest(name, try Reference(reference), includeBody: method == .get)
+        case (.manifest(let name, let reference), .put):
+            return try await putManifest(request, name, try Reference(reference))
+        case (.manifest(let name, let reference), .delete):
+            return try await deleteManifest(name, try Reference(reference))
+        case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
+            return try await getBlob(request, name, try Digest(digest), includeBody: method == .get)
+        case (.blob(let name, let digest), .delete):
+            try await registry.deleteBlob(name, try Digest(digest))
+            return Response(status: .accepted, headers: [.contentLength: "0"])
+        case (.uploads(let name), .post):
+            return try await startUpload(request, name)
+        case (.upload(let name, let id), .get):
+            return try await uploadStatus(name, try Self.uploadID(id))
+        case (.upload(let name, let id), .patch):
+            return try await patchUpload(request, name, try Self.uploadID(id))
+        case (.upload(let name, let id), .put):
+            return try await completeUpload(request, name, try Self.uploadID(id))
+        case (.upload(let name, let id), .delete):
+            try await registry.cancelUpload(name, try Self.uploadID(id))
+            return Response(status: .noContent)
+        case (.referrers(let name, let digest), .get):
+            return try await referrers(request, name, try Digest(digest))
+        default:
+            throw RegistryError.unsupported("method \(method.rawValue) is not allowed on this endpoint")
+        }
+    }
+
+    static func jsonHeaders(length: Int, contentType: String = "application/json") -> HTTPFields {
+        [.contentType: contentType, .contentLength: String(length)]
+    }
+
+    /// Upload ids are UUIDs we minted; anything else is unknown (and never reaches the file system).
+    static func uploadID(_ id: String) throws(RegistryError) -> String {
+        guard id.utf8.count == 36, id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || $0 == 0x2d })
+        else { throw RegistryError.blobUploadUnknown(String(id.prefix(100))) }
+        return id
+    }
+
+    /// A request body that counts the bytes it yields into the `bytes in` metric.
+    func countedBody(_ request: Request) -> CountingBody<RequestBody> {
+        CountingBody(base: request.body, counter: metrics.bytesIn)
+    }
+}

@@ -1,0 +1,49 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import WharfStorage
+
+/// Builds the registry behind one HTTP application per listen address, sharing one store.
+public enum WharfServer {
+    /// The registry application on one address; tests use it with Hummingbird's test client.
+    public static func buildApplication(
+        _ configuration: WharfConfiguration, address: String? = nil, logger: Logger
+    ) throws -> some ApplicationProtocol {
+        let (application, _) = try build(configuration, addresses: [address ?? configuration.listen[0]], logger: logger)
+        return application[0]
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+    public static func run(_ configuration: WharfConfiguration, logger: Logger) async throws {
+        let (applications, services) = try build(configuration, addresses: configuration.listen, logger: logger)
+        logger.info(
+            "wharf is serving", metadata: ["listen": "\(configuration.listen.joined(separator: ","))", "data": "\(configuration.dataDirectory)"])
+        let group = ServiceGroup(
+            configuration: .init(
+                services: applications.map { .init(service: $0) } + services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    private static func build(_ configuration: WharfConfiguration, addresses: [String], logger: Logger) throws
+        -> ([Application<WharfResponder>], [any Service])
+    {
+        try configuration.validate()
+        let registry = try Registry(
+            configuration: StorageConfiguration(
+                dataDirectory: configuration.dataDirectory, maxManifestBytes: configuration.maxManifestBytes,
+                maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil),
+            logger: logger)
+        let responder = WharfResponder(api: DistributionAPI(registry: registry, metrics: RegistryMetrics()), logger: logger)
+        let applications = try addresses.map { address in
+            let (host, port) = try WharfConfiguration.hostAndPort(address)
+            return Application(
+                responder: responder,
+                configuration: .init(address: .hostname(host, port: port), serverName: "wharf"),
+                logger: logger)
+        }
+        let purger = UploadPurger(registry: registry, ttl: configuration.uploadTTL, interval: configuration.uploadPurgeInterval)
+        return (applications, [purger])
+    }
+}
