@@ -1,0 +1,81 @@
+"""End-to-end fixtures: a live `wharf serve` on a free loopback port, and scratch directories."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A `wharf serve` process with its own data directory."""
+
+    def __init__(self, data_dir: Path, extra_env=None):
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self.data_dir = data_dir
+        binary = os.environ.get("WHARF_BIN", str(ROOT / ".build" / "debug" / "wharf"))
+        env = dict(os.environ, **(extra_env or {}))
+        self.log = open(data_dir.parent / f"wharf-{self.port}.log", "wb")
+        self.process = subprocess.Popen(
+            [binary, "serve", "--listen", self.host, "--data-dir", str(data_dir), "--log-level", "warning"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"wharf exited with {self.process.returncode}")
+                time.sleep(0.1)
+        raise RuntimeError("wharf did not become healthy")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("wharf") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def work(tmp_path):
+    return tmp_path
+
+
+def run(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
+    """Runs a client command, failing the test with its output when it fails."""
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed; run scripts/test.sh, which installs the clients")
+    return path
