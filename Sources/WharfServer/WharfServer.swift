@@ -18,7 +18,8 @@ public enum WharfServer {
     public static func run(_ configuration: WharfConfiguration, logger: Logger) async throws {
         let (applications, services) = try build(configuration, addresses: configuration.listen, logger: logger)
         logger.info(
-            "wharf is serving", metadata: ["listen": "\(configuration.listen.joined(separator: ","))", "data": "\(configuration.dataDirectory)"])
+            "wharf is serving",
+            metadata: ["listen": "\(configuration.listen.joined(separator: ","))", "data": "\(configuration.dataDirectory)"])
         let group = ServiceGroup(
             configuration: .init(
                 services: applications.map { .init(service: $0) } + services.map { .init(service: $0) },

@@ -68,7 +68,9 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let bytes = file.limits?.manifestBytes { maxManifestBytes = bytes }
         if let bytes = file.limits?.blobBytes { maxBlobBytes = bytes }
         if let ttl = file.uploads?.ttl { uploadTTL = try Self.duration(ttl, "uploads.ttl") }
-        if let interval = file.uploads?.purgeInterval { uploadPurgeInterval = try Self.duration(interval, "uploads.purgeInterval") }
+        if let interval = file.uploads?.purgeInterval {
+            uploadPurgeInterval = try Self.duration(interval, "uploads.purgeInterval")
+        }
         try validate()
     }
 
@@ -95,7 +97,8 @@ public struct WharfConfiguration: Sendable, Equatable {
         guard !listen.isEmpty else { throw Invalid(description: "no listen address") }
         for address in listen { _ = try Self.hostAndPort(address) }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
-            throw Invalid(description: "log level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
+            throw Invalid(
+                description: "log level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }
         guard ["text", "json"].contains(logFormat) else { throw Invalid(description: "log format must be text or json") }
         guard maxManifestBytes > 0, maxBlobBytes >= 0 else { throw Invalid(description: "limits must be positive") }

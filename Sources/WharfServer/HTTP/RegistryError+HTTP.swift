@@ -22,7 +22,8 @@ extension RegistryError: HTTPResponseError {
     }
 
     func response(includeBody: Bool) -> Response {
-        let json = (try? JSONEncoder().encode(Body(errors: [.init(code: code.rawValue, message: message, detail: detail)])))
+        let json =
+            (try? JSONEncoder().encode(Body(errors: [.init(code: code.rawValue, message: message, detail: detail)])))
             ?? Data()
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         headers[.contentLength] = String(json.count)

@@ -72,7 +72,9 @@ extension DistributionAPI {
             let json = try JSONEncoder().encode(body)
             var headers = DistributionAPI.jsonHeaders(length: json.count)
             if let size, size > 0, fetched.count > size, let lastItem = items(fetched).last {
-                let escaped = lastItem.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? lastItem
+                let escaped =
+                    lastItem.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~")))
+                    ?? lastItem
                 headers[.link] = "<\(path)?n=\(size)&last=\(escaped)>; rel=\"next\""
             }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json)))

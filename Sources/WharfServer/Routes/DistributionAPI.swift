@@ -14,7 +14,9 @@ struct DistributionAPI: Sendable {
         let method = request.method
         switch (route, method) {
         case (.base, .get), (.base, .head):
-            return Response(status: .ok, headers: Self.jsonHeaders(length: 2), body: method == .head ? .init() : .init(byteBuffer: ByteBuffer(string: "{}")))
+            return Response(
+                status: .ok, headers: Self.jsonHeaders(length: 2),
+                body: method == .head ? .init() : .init(byteBuffer: ByteBuffer(string: "{}")))
         case (.catalog, .get):
             return try await catalog(request)
         case (.tags(let name), .get):

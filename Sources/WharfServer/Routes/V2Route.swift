@@ -40,7 +40,8 @@ enum V2Route: Equatable {
         if n >= 3, parts[n - 2] == "tags", parts[n - 1] == "list" { return .tags(try name(dropLast: 2)) }
         if n >= 3, parts[n - 2] == "blobs", parts[n - 1] == "uploads" { return .uploads(try name(dropLast: 2)) }
         if n >= 4, parts[n - 3] == "blobs", parts[n - 2] == "uploads" {
-            return parts[n - 1].isEmpty ? .uploads(try name(dropLast: 3)) : .upload(try name(dropLast: 3), id: String(parts[n - 1]))
+            return parts[n - 1].isEmpty
+                ? .uploads(try name(dropLast: 3)) : .upload(try name(dropLast: 3), id: String(parts[n - 1]))
         }
         guard n >= 3, !parts[n - 1].isEmpty else { return nil }
         let last = String(parts[n - 1])

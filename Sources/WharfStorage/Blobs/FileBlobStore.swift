@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOCore
 import WharfCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The content-addressed blob store on a local file system.
 ///

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOCore
 import WharfCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Appends a streamed request body to an upload file, hashing as it goes.
 ///

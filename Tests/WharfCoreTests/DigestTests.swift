@@ -1,0 +1,45 @@
+import Testing
+
+@testable import WharfCore
+
+@Suite struct DigestTests {
+    @Test func parsesSHA256AndSHA512() throws {
+        let hex256 = String(repeating: "a", count: 64)
+        let digest = try Digest("sha256:\(hex256)")
+        #expect(digest.algorithm == .sha256)
+        #expect(digest.hex == hex256)
+        #expect(digest.description == "sha256:\(hex256)")
+        #expect(try Digest("sha512:" + String(repeating: "0", count: 128)).algorithm == .sha512)
+    }
+
+    @Test(arguments: [
+        "", "sha256", "sha256:", "sha256:abc", "SHA256:" + String(repeating: "a", count: 64),
+        "sha256:" + String(repeating: "A", count: 64), "sha256:" + String(repeating: "g", count: 64),
+        "sha256:" + String(repeating: "a", count: 65), "md5:d41d8cd98f00b204e9800998ecf8427e", "../etc/passwd",
+    ])
+    func rejectsInvalid(_ text: String) {
+        #expect(throws: RegistryError.self) { try Digest(text) }
+        do {
+            _ = try Digest(text)
+        } catch {
+            #expect(error.code == .digestInvalid)
+            #expect(error.httpStatus == 400)
+        }
+    }
+
+    @Test func hashesKnownVectors() {
+        #expect(
+            Digest.of(Array("abc".utf8)).description
+                == "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            Digest.of(Array("abc".utf8), algorithm: .sha512).hex.hasPrefix("ddaf35a193617aba"))
+    }
+
+    @Test func incrementalHashEqualsOneShot() {
+        let bytes = (0..<10_000).map { UInt8($0 % 251) }
+        var hasher = DigestHasher(.sha256)
+        hasher.update(Array(bytes[..<3333]))
+        hasher.update(Array(bytes[3333...]))
+        #expect(hasher.finalize() == Digest.of(bytes))
+    }
+}

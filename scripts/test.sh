@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the clients it needs, checks formatting, runs the Swift unit and HTTP tests,
+# then the end-to-end tests with skopeo, podman, buildah, helm and oras against a live `wharf serve`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-test-tools.sh
+
+echo "== swift format lint"
+swift format lint --strict -r Sources Tests Package.swift
+
+echo "== swift build"
+swift build --build-tests
+
+echo "== swift test"
+swift test --skip-build
+
+echo "== end-to-end tests"
+WHARF_BIN="$(swift build --show-bin-path)/wharf" python3 -m pytest -q -p no:cacheprovider Tests/E2E
