@@ -81,7 +81,9 @@ let package = Package(
             name: "WharfServerTests",
             dependencies: [
                 "WharfServer",
+                "WharfCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

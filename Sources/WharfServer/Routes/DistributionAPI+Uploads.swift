@@ -58,6 +58,7 @@ extension DistributionAPI {
 
     /// `PUT ?digest=`: an optional last chunk, then the commit.
     func completeUpload(_ request: Request, _ name: RepositoryName, _ id: String) async throws -> Response {
+        _ = try await registry.uploadSize(name, id)  // an unknown session is reported as such, before the digest
         guard let digestParameter = request.uri.queryParameters["digest"] else {
             throw RegistryError.digestInvalid("the digest query parameter is required to complete an upload")
         }

@@ -113,7 +113,11 @@ package final class MetadataStore: Sendable {
                 let known = try Bool.fetchOne(
                     db, sql: "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
                     arguments: [id, child.description])
-                guard known == true else { throw RegistryError.manifestUnknown(child.description) }
+                guard known == true else {
+                    throw RegistryError(
+                        .manifestUnknown, status: 400, "index references a manifest unknown to the repository",
+                        detail: child.description)
+                }
             }
             try self.link(db, repository: id, digest: digest, size: size)
             try db.execute(

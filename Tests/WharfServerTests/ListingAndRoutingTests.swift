@@ -1,0 +1,140 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+import WharfCore
+
+@testable import WharfServer
+
+@Suite struct ListingAndRoutingTests {
+    @Test func tagsListPaginatesInLexicalOrderWithLinks() async throws {
+        try await withRegistry { client, _ in
+            let manifest = try await client.pushImage("pages", tag: "m")
+            for tag in ["e", "b", "d", "a", "c"] {
+                _ = try await client.execute(
+                    uri: "/v2/pages/manifests/\(tag)", method: .put,
+                    headers: [.contentType: "application/vnd.oci.image.manifest.v1+json"], body: buffer(manifest))
+            }
+            let all = try json(try await client.execute(uri: "/v2/pages/tags/list", method: .get))
+            #expect(all["name"] as? String == "pages")
+            #expect(all["tags"] as? [String] == ["a", "b", "c", "d", "e", "m"])
+
+            var seen = [String]()
+            var uri: String? = "/v2/pages/tags/list?n=4"
+            while let next = uri {
+                let page = try await client.execute(uri: next, method: .get)
+                seen += try json(page)["tags"] as? [String] ?? []
+                uri = page.headers[.testLink].map { String($0.dropFirst().prefix { $0 != ">" }) }
+            }
+            #expect(seen == ["a", "b", "c", "d", "e", "m"])
+            let last = try json(try await client.execute(uri: "/v2/pages/tags/list?n=2&last=c", method: .get))
+            #expect(last["tags"] as? [String] == ["d", "e"])
+            let none = try await client.execute(uri: "/v2/pages/tags/list?n=0", method: .get)
+            #expect(try json(none)["tags"] as? [String] == [])
+            expectError(try await client.execute(uri: "/v2/pages/tags/list?n=-1", method: .get), 400, "PAGINATION_NUMBER_INVALID")
+            expectError(try await client.execute(uri: "/v2/nothing/here/tags/list", method: .get), 404, "NAME_UNKNOWN")
+        }
+    }
+
+    @Test func catalogPaginates() async throws {
+        try await withRegistry { client, _ in
+            for name in ["zeta", "alpha/one", "alpha/two", "beta"] { try await client.pushBlob(name, Array(name.utf8)) }
+            let all = try json(try await client.execute(uri: "/v2/_catalog", method: .get))
+            #expect(all["repositories"] as? [String] == ["alpha/one", "alpha/two", "beta", "zeta"])
+            let first = try await client.execute(uri: "/v2/_catalog?n=2", method: .get)
+            #expect(try json(first)["repositories"] as? [String] == ["alpha/one", "alpha/two"])
+            #expect(first.headers[.testLink] == "</v2/_catalog?n=2&last=alpha%2Ftwo>; rel=\"next\"")
+            let second = try await client.execute(uri: "/v2/_catalog?n=2&last=alpha%2Ftwo", method: .get)
+            #expect(try json(second)["repositories"] as? [String] == ["beta", "zeta"])
+            #expect(second.headers[.testLink] == nil)
+        }
+    }
+
+    @Test func repositoryNamesWithKeywordSegments() async throws {
+        try await withRegistry { client, _ in
+            let name = "org/blobs/manifests/tags/uploads/referrers"
+            let manifest = try await client.pushImage(name, tag: "v1")
+            let get = try await client.execute(uri: "/v2/\(name)/manifests/v1", method: .get)
+            #expect(Array(get.body.readableBytesView) == manifest)
+            let tags = try json(try await client.execute(uri: "/v2/\(name)/tags/list", method: .get))
+            #expect(tags["name"] as? String == name)
+            let start = try await client.execute(uri: "/v2/\(name)/blobs/uploads/", method: .post)
+            #expect(start.headers[.location]?.hasPrefix("/v2/\(name)/blobs/uploads/") == true)
+        }
+    }
+
+    @Test func invalidNamesRoutesAndMethods() async throws {
+        try await withRegistry { client, _ in
+            let long = String(repeating: "a", count: 256)
+            for name in ["Upper", "a/../b", "..", long, "a//b"] {
+                expectError(try await client.execute(uri: "/v2/\(name)/tags/list", method: .get), 400, "NAME_INVALID")
+                expectError(try await client.execute(uri: "/v2/\(name)/blobs/uploads/", method: .post), 400, "NAME_INVALID")
+            }
+            expectError(try await client.execute(uri: "/v2/a/unknown/thing", method: .get), 404, "UNSUPPORTED")
+            expectError(try await client.execute(uri: "/nowhere", method: .get), 404, "UNSUPPORTED")
+            expectError(try await client.execute(uri: "/v2/a/tags/list", method: .post), 405, "UNSUPPORTED")
+            expectError(try await client.execute(uri: "/v2/a/manifests/sha256:zz", method: .get), 400, "DIGEST_INVALID")
+            expectError(try await client.execute(uri: "/v2/a/blobs/notadigest", method: .get), 400, "DIGEST_INVALID")
+        }
+    }
+
+    @Test func healthReadinessAndMetrics() async throws {
+        try await withRegistry { client, _ in
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+            try await client.pushBlob("m", Array("metered".utf8))
+            _ = try await client.execute(uri: "/v2/m/blobs/\(digest(Array("metered".utf8)))", method: .get)
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains(#"wharf_http_requests_total{route="uploads",method="POST",status="201"} 1"#))
+            #expect(metrics.contains(#"wharf_http_request_duration_seconds_bucket{route="blob",method="GET""#))
+            #expect(metrics.contains("wharf_blobs_stored 1"))
+            #expect(metrics.contains("wharf_blob_bytes_stored 7"))
+            #expect(metrics.contains("wharf_http_received_bytes_total 7"))
+            #expect(metrics.contains("wharf_http_sent_bytes_total 7"))
+            #expect(metrics.contains("wharf_uploads_in_progress 0"))
+        }
+    }
+
+    @Test func routesParseFromTheRight() throws {
+        let name = try RepositoryName("a/blobs/b")
+        #expect(try V2Route.parse("/v2/") == .base)
+        #expect(try V2Route.parse("/v2") == .base)
+        #expect(try V2Route.parse("/v2/_catalog") == .catalog)
+        #expect(try V2Route.parse("/v2/a/blobs/b/tags/list") == .tags(name))
+        #expect(try V2Route.parse("/v2/a/blobs/b/blobs/uploads/") == .uploads(name))
+        #expect(try V2Route.parse("/v2/a/blobs/b/blobs/uploads") == .uploads(name))
+        #expect(try V2Route.parse("/v2/a/blobs/b/blobs/uploads/x") == .upload(name, id: "x"))
+        #expect(try V2Route.parse("/v2/a/blobs/b/blobs/sha256:x") == .blob(name, digest: "sha256:x"))
+        #expect(try V2Route.parse("/v2/a/blobs/b/manifests/v1") == .manifest(name, reference: "v1"))
+        #expect(try V2Route.parse("/v2/a/blobs/b/referrers/sha256:x") == .referrers(name, digest: "sha256:x"))
+        #expect(try V2Route.parse("/metrics") == nil)
+        #expect(try V2Route.parse("/v2x/a") == nil)
+        #expect(throws: RegistryError.self) { try V2Route.parse("/v2/A/manifests/v1") }
+    }
+
+    @Test func configurationSources() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-\(UUID()).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try """
+        listen: ["127.0.0.1:6000", "[::1]:6001"]
+        dataDir: /srv/wharf
+        log: { level: debug, format: json }
+        limits: { manifestBytes: 1024, blobBytes: 2048 }
+        uploads: { ttl: 2h, purgeInterval: 30s }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        var configuration = WharfConfiguration()
+        try configuration.apply(yamlFile: file)
+        #expect(configuration.listen == ["127.0.0.1:6000", "[::1]:6001"])
+        #expect(configuration.dataDirectory == "/srv/wharf")
+        #expect(configuration.logLevel == "debug" && configuration.logFormat == "json")
+        #expect(configuration.maxManifestBytes == 1024 && configuration.maxBlobBytes == 2048)
+        #expect(configuration.uploadTTL == .seconds(7200) && configuration.uploadPurgeInterval == .seconds(30))
+        try configuration.apply(environment: ["WHARF_LISTEN": "0.0.0.0:7000", "WHARF_UPLOAD_TTL": "1d"])
+        #expect(configuration.listen == ["0.0.0.0:7000"])
+        #expect(configuration.uploadTTL == .seconds(86400))
+        #expect(throws: WharfConfiguration.Invalid.self) { try configuration.apply(environment: ["WHARF_LOG_LEVEL": "loud"]) }
+        #expect(throws: WharfConfiguration.Invalid.self) { try configuration.apply(environment: ["WHARF_LISTEN": "nope"]) }
+        #expect(try WharfConfiguration.hostAndPort("[::1]:5000") == ("::1", 5000))
+    }
+}
