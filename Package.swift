@@ -74,7 +74,12 @@ let package = Package(
         ),
         .testTarget(
             name: "WharfStorageTests",
-            dependencies: ["WharfStorage"],
+            dependencies: [
+                "WharfStorage",
+                "WharfCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
