@@ -98,6 +98,29 @@ import WharfCore
         await #expect(throws: RegistryError.self) { try await registry.manifestRecord(repository, .digest(Digest.of(manifest))) }
     }
 
+    /// Many more concurrent metadata reads than SQLite readers and cooperative threads: every read must wait for a
+    /// reader without blocking a thread (a blocking wait here once deadlocked the server under load).
+    @Test(.timeLimit(.minutes(1))) func concurrentReadsDoNotExhaustThreads() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = try open()
+        let repository = try RepositoryName("busy")
+        let config = Digest.of(Array("{}".utf8))
+        try await registry.uploadBlob(repository, digest: config, body: body("{}").async)
+        let manifest = Array(
+            #"{"schemaVersion":2,"config":{"mediaType":"x","digest":"\#(config)","size":2},"layers":[]}"#.utf8)
+        _ = try await registry.putManifest(repository, reference: .tag(try Tag("v1")), contentType: nil, bytes: manifest)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<2000 {
+                group.addTask {
+                    let record = try await registry.manifestRecord(repository, .tag(try Tag("v1")))
+                    let size = try await registry.blobSize(repository, config)
+                    #expect(record.size == Int64(manifest.count) && size == 2)
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     @Test func staleUploadsArePurged() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let registry = try open()

@@ -149,10 +149,13 @@ package final class MetadataStore: Sendable {
     }
 
     package func manifest(_ repository: RepositoryName, _ reference: Reference) async throws -> ManifestRecord? {
-        let row = try await pool.read { db -> Row? in
+        // The closure returns a Sendable value, so that GRDB's async read (which never blocks a
+        // cooperative thread while waiting for a reader) is the overload chosen.
+        try await pool.read { db -> ManifestRecord? in
+            let row: Row?
             switch reference {
             case .digest(let digest):
-                try Row.fetchOne(
+                row = try Row.fetchOne(
                     db,
                     sql: """
                         SELECT m.digest, m.media_type, m.size FROM manifests m JOIN repositories r ON r.id = m.repository_id
@@ -160,7 +163,7 @@ package final class MetadataStore: Sendable {
                         """,
                     arguments: [repository.value, digest.description])
             case .tag(let tag):
-                try Row.fetchOne(
+                row = try Row.fetchOne(
                     db,
                     sql: """
                         SELECT m.digest, m.media_type, m.size FROM tags t
@@ -170,9 +173,9 @@ package final class MetadataStore: Sendable {
                         """,
                     arguments: [repository.value, tag.value])
             }
+            guard let row else { return nil }
+            return ManifestRecord(digest: try Digest(row[0] as String), mediaType: row[1], size: row[2])
         }
-        guard let row else { return nil }
-        return ManifestRecord(digest: try Digest(row[0] as String), mediaType: row[1], size: row[2])
     }
 
     /// Deletes a manifest and every tag pointing at it. False when the repository has no such manifest.
