@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak resident memory of a running wharf while four 1 GiB blobs upload at once (monolithic POST ?digest=,
-# streamed by curl from files). Usage: Benchmarks/upload-memory.sh URL PID [SIZE_MIB]
+# streamed by curl from files; no trailing slash, or curl -T appends the file name). Usage: Benchmarks/upload-memory.sh URL PID [SIZE_MIB]
 set -euo pipefail
 url=${1:?URL} pid=${2:?PID of wharf} size=${3:-1024}
 dir=$(mktemp -d)
@@ -13,8 +13,8 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 echo "before: $(($(rss_kib) / 1024)) MiB resident"
 peak=0
 for i in 1 2 3 4; do
-  curl -sf -o /dev/null -X POST -T "$dir/blob$i" -H 'Content-Type: application/octet-stream' \
-    "$url/v2/bench/memory$i/blobs/uploads/?digest=$(cat "$dir/digest$i")" &
+  curl -sf -o /dev/null -X POST -T "$dir/blob$i" -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+    "$url/v2/bench/memory$i/blobs/uploads?digest=$(cat "$dir/digest$i")" &
 done
 start=$(date +%s.%N)
 while [ "$(jobs -r | wc -l)" -gt 0 ]; do
