@@ -85,6 +85,11 @@ import WharfCore
                 uri: location, method: .patch, headers: [.contentRange: "5-9"], body: buffer("abcde"))
             expectError(overlap, 416, "BLOB_UPLOAD_INVALID")
 
+            // A body shorter than its Content-Range is refused and leaves the upload where it stood.
+            let short = try await client.execute(
+                uri: location, method: .patch, headers: [.contentRange: "10-19"], body: buffer("abc"))
+            expectError(short, 400, "BLOB_UPLOAD_INVALID")
+
             let status = try await client.execute(uri: location, method: .get)
             #expect(status.status == .noContent)
             #expect(status.headers[.range] == "0-9")

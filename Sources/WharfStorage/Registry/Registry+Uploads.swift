@@ -40,15 +40,14 @@ extension Registry {
             if let start, start != state.size {
                 throw RangeMismatch(size: state.size)
             }
+            let before = state.size
             let outcome = try await UploadFile.append(
                 body, to: blobs.uploadPath(id), at: state.size, hasher: state.hasher, limit: configuration.maxBlobBytes)
-            if let length, outcome.size - state.size != length {
-                try await blockingIO { [path = blobs.uploadPath(id), size = state.size] in
-                    try FileDescriptor.open(path, flags: O_WRONLY).truncate(to: size)
-                }
+            state = UploadSessions.State(size: outcome.size, hasher: outcome.hasher)
+            if let length, outcome.size - before != length {
+                // withSession truncates the file back to where the chunk started.
                 throw RegistryError.blobUploadInvalid("body length does not match Content-Range/Content-Length")
             }
-            state = UploadSessions.State(size: outcome.size, hasher: outcome.hasher)
             return .open
         }.size
     }
@@ -152,6 +151,13 @@ extension Registry {
             uploads.remove(id)
             throw error
         } catch {
+            // A failure after a last chunk was appended (at commit, say) must not leave bytes the client was
+            // never acknowledged for: the session goes back to where it stood.
+            if state.size != before.size {
+                try? await blockingIO { [path = blobs.uploadPath(id)] in
+                    try FileDescriptor.open(path, flags: O_WRONLY).truncate(to: before.size)
+                }
+            }
             uploads.checkIn(id, before)
             throw error
         }
