@@ -16,7 +16,6 @@ import WharfCore
 /// a blob path either does not exist or holds exactly the bytes its name promises.
 package struct FileBlobStore: Sendable {
     package let root: String
-    private let allocator = ByteBufferAllocator()
 
     package init(root: String) throws(RegistryError) {
         self.root = root
