@@ -9,7 +9,10 @@ extension DistributionAPI {
     static let readChunkSize = 1 << 20
 
     func getBlob(_ request: Request, _ name: RepositoryName, _ digest: Digest, includeBody: Bool) async throws -> Response {
-        let size = try await registry.blobSize(name, digest)
+        // GET opens the file up front (one metadata read, which also checks the size on disk); HEAD reads no file.
+        let file = includeBody ? try await registry.openBlob(name, digest) : nil
+        let size: Int64
+        if let file { size = file.size } else { size = try await registry.blobSize(name, digest) }
         var headers: HTTPFields = [
             .contentType: "application/octet-stream",
             .dockerContentDigest: digest.description,
@@ -27,18 +30,16 @@ extension DistributionAPI {
             range = requested
             headers[.contentRange] = "bytes \(requested.start)-\(requested.end)/\(size)"
         case .unsatisfiable:
+            file?.close()
             var response = RegistryError.sizeInvalid("requested range not satisfiable", status: 416)
                 .response(includeBody: includeBody)
             response.headers[.contentRange] = "bytes */\(size)"
             return response
         }
         headers[.contentLength] = String(max(range.count, 0))
-        guard includeBody, range.count > 0 else { return Response(status: status, headers: headers) }
-
-        let file = try await registry.openBlob(name, digest)
-        guard file.size == size else {
-            file.close()
-            throw RegistryError.internalError("blob \(digest) has an unexpected size on disk")
+        guard let file, range.count > 0 else {
+            file?.close()
+            return Response(status: status, headers: headers)
         }
         let bytesOut = metrics.bytesOut
         let body = ResponseBody(contentLength: Int(range.count)) { writer in

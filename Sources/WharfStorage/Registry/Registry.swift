@@ -49,11 +49,16 @@ package final class Registry: Sendable {
         return size
     }
 
+    /// Opens a blob the repository may read; its file must have the size the metadata records.
     package func openBlob(_ repository: RepositoryName, _ digest: Digest) async throws -> BlobFile {
-        _ = try await blobSize(repository, digest)
+        let size = try await blobSize(repository, digest)
         guard let file = try await blobs.open(digest) else {
             logger.error("blob is in the metadata but missing on disk", metadata: ["digest": "\(digest)"])
             throw RegistryError.blobUnknown(digest.description)
+        }
+        guard file.size == size else {
+            file.close()
+            throw RegistryError.internalError("blob \(digest) has an unexpected size on disk")
         }
         return file
     }
