@@ -63,7 +63,9 @@ let package = Package(
             name: "wharf",
             dependencies: [
                 "WharfServer",
+                "WharfStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -27,15 +27,22 @@ public enum WharfServer {
         try await group.run()
     }
 
+    /// Opens the store a configuration names, for the maintenance commands.
+    package static func openStore(_ configuration: WharfConfiguration, logger: Logger) throws -> Registry {
+        try Registry(configuration: storageConfiguration(configuration), logger: logger)
+    }
+
+    private static func storageConfiguration(_ configuration: WharfConfiguration) -> StorageConfiguration {
+        StorageConfiguration(
+            dataDirectory: configuration.dataDirectory, maxManifestBytes: configuration.maxManifestBytes,
+            maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil)
+    }
+
     private static func build(_ configuration: WharfConfiguration, addresses: [String], logger: Logger) throws
         -> ([Application<WharfResponder>], [any Service])
     {
         try configuration.validate()
-        let registry = try Registry(
-            configuration: StorageConfiguration(
-                dataDirectory: configuration.dataDirectory, maxManifestBytes: configuration.maxManifestBytes,
-                maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil),
-            logger: logger)
+        let registry = try openStore(configuration, logger: logger)
         let responder = WharfResponder(api: DistributionAPI(registry: registry, metrics: RegistryMetrics()), logger: logger)
         let applications = try addresses.map { address in
             let (host, port) = try WharfConfiguration.hostAndPort(address)

@@ -19,6 +19,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wharf_binary() -> str:
+    return os.environ.get("WHARF_BIN", str(ROOT / ".build" / "debug" / "wharf"))
+
+
 class Server:
     """A `wharf serve` process with its own data directory."""
 
@@ -27,7 +31,7 @@ class Server:
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
         self.data_dir = data_dir
-        binary = os.environ.get("WHARF_BIN", str(ROOT / ".build" / "debug" / "wharf"))
+        binary = wharf_binary()
         env = dict(os.environ, **(extra_env or {}))
         self.log = open(data_dir.parent / f"wharf-{self.port}.log", "wb")
         self.process = subprocess.Popen(

@@ -100,8 +100,12 @@ package struct FileBlobStore: Sendable {
 
     /// Hashes a file from disk, for uploads whose running hash was lost (a restart) or used another algorithm.
     package func hash(upload id: String, algorithm: Digest.Algorithm) async throws -> Digest {
-        let path = uploadPath(id)
-        return try await blockingIO { () throws -> Digest in
+        try await hash(file: uploadPath(id), algorithm: algorithm)
+    }
+
+    /// Hashes a file from disk in 1 MiB reads.
+    package func hash(file path: String, algorithm: Digest.Algorithm) async throws -> Digest {
+        try await blockingIO { () throws -> Digest in
             let file = try FileDescriptor.open(path, flags: O_RDONLY)
             defer { file.close() }
             var hasher = DigestHasher(algorithm)

@@ -86,6 +86,21 @@ package final class MetadataStore: Sendable {
         }
     }
 
+    /// Every blob row, as digest strings (for fsck).
+    package func blobDigests() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT digest FROM blobs") }
+    }
+
+    /// Forgets a blob whose content is gone: its row, every repository's link, and manifests stored as it
+    /// (with their tags and references).
+    package func deleteBlobRows(_ digest: Digest) async throws {
+        try await pool.write { db in
+            for table in ["manifests", "repository_blobs", "blobs"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE digest = ?", arguments: [digest.description])
+            }
+        }
+    }
+
     package func blobStatistics() async throws -> (count: Int64, bytes: Int64) {
         try await pool.read { db in
             let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM blobs")!
