@@ -9,6 +9,7 @@ import urllib.request
 from conftest import Server
 from images import sha256
 
+
 def call(url, method, data=None, headers=None):
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
@@ -17,10 +18,12 @@ def call(url, method, data=None, headers=None):
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
 
+
 def start_upload(registry, repo):
     status, headers, _ = call(f"{registry.url}/v2/{repo}/blobs/uploads/", "POST")
     assert status == 202
     return registry.url + headers["Location"]
+
 
 def send_and_vanish(registry, path, declared: int, sent: bytes, method="PATCH"):
     """Sends a request head promising `declared` bytes, sends fewer, and closes the connection."""
@@ -34,10 +37,12 @@ def send_and_vanish(registry, path, declared: int, sent: bytes, method="PATCH"):
         except OSError:
             pass
 
+
 def upload_range(url):
     status, headers, _ = call(url, "GET")
     assert status == 204
     return headers["Range"]
+
 
 def test_truncated_and_abandoned_bodies_leave_the_upload_where_it_stood(registry):
     url = start_upload(registry, "faults/trunc")
@@ -55,6 +60,7 @@ def test_truncated_and_abandoned_bodies_leave_the_upload_where_it_stood(registry
     send_and_vanish(registry, f"/v2/faults/trunc/blobs/uploads/?digest={sha256(data)}", len(data), data[:1 << 20], "POST")
     assert call(f"{registry.url}/v2/faults/trunc/blobs/{sha256(data)}", "HEAD")[0] == 404
 
+
 def test_commit_twice_and_patch_after_commit(registry):
     url = start_upload(registry, "faults/twice")
     data = b"committed once"
@@ -62,6 +68,7 @@ def test_commit_twice_and_patch_after_commit(registry):
     for method, body in (("PUT", b""), ("PATCH", b"more")):
         status, _, error = call(f"{url}?digest={sha256(data)}", method, body)
         assert status == 404 and b"BLOB_UPLOAD_UNKNOWN" in error
+
 
 def test_delete_while_pulling_finishes_the_pull(registry):
     data = os.urandom(8 << 20)
@@ -73,6 +80,7 @@ def test_delete_while_pulling_finishes_the_pull(registry):
         assert head + response.read() == data
     assert call(f"{registry.url}/v2/faults/del/blobs/{digest}", "GET")[0] == 404
     assert call(f"{registry.url}/healthz", "GET")[0] == 200
+
 
 def test_upload_session_survives_sigkill(tmp_path):
     server = Server(tmp_path / "data")
