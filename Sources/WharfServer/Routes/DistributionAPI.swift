@@ -24,7 +24,7 @@ struct DistributionAPI: Sendable {
         case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
             return try await getManifest(name, try Reference(reference), includeBody: method == .get)
         case (.manifest(let name, let reference), .put):
-            return try await putManifest(request, name, try Reference(reference))
+            return try await putManifest(request, name, try Self.pushReference(reference))
         case (.manifest(let name, let reference), .delete):
             return try await deleteManifest(name, try Reference(reference))
         case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
@@ -47,6 +47,15 @@ struct DistributionAPI: Sendable {
             return try await referrers(request, name, try Digest(digest))
         default:
             throw RegistryError.unsupported("method \(method.rawValue) is not allowed on this endpoint")
+        }
+    }
+
+    /// A reference to push to: an invalid tag is a bad request here, not an unknown manifest.
+    static func pushReference(_ text: String) throws(RegistryError) -> Reference {
+        do {
+            return try Reference(text)
+        } catch  where error.code == .manifestUnknown {
+            throw RegistryError.manifestInvalid("invalid tag '\(text.prefix(200))'")
         }
     }
 
