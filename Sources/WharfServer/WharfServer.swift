@@ -43,7 +43,9 @@ public enum WharfServer {
     {
         try configuration.validate()
         let registry = try openStore(configuration, logger: logger)
-        let responder = WharfResponder(api: DistributionAPI(registry: registry, metrics: RegistryMetrics()), logger: logger)
+        let metrics = RegistryMetrics()
+        let responder = WharfResponder(
+            api: DistributionAPI(registry: registry, metrics: metrics), gcGrace: configuration.gcGrace, logger: logger)
         let applications = try addresses.map { address in
             let (host, port) = try WharfConfiguration.hostAndPort(address)
             return Application(
@@ -52,6 +54,9 @@ public enum WharfServer {
                 logger: logger)
         }
         let purger = UploadPurger(registry: registry, ttl: configuration.uploadTTL, interval: configuration.uploadPurgeInterval)
-        return (applications, [purger])
+        let collector = GarbageCollector(
+            registry: registry, grace: configuration.gcGrace, interval: configuration.gcInterval,
+            onRun: metrics.recordGarbageCollection)
+        return (applications, [purger, collector])
     }
 }

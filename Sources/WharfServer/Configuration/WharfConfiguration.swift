@@ -16,6 +16,10 @@ public struct WharfConfiguration: Sendable, Equatable {
     /// Upload sessions untouched this long are purged.
     public var uploadTTL: Duration = .seconds(24 * 3600)
     public var uploadPurgeInterval: Duration = .seconds(600)
+    /// How often garbage collection runs in the background.
+    public var gcInterval: Duration = .seconds(3600)
+    /// Blobs stored, linked or used by a client more recently than this are never collected.
+    public var gcGrace: Duration = .seconds(3600)
 
     public init() {}
 
@@ -26,6 +30,7 @@ public struct WharfConfiguration: Sendable, Equatable {
     ///     log: { level: info, format: text }
     ///     limits: { manifestBytes: 4194304, blobBytes: 0 }
     ///     uploads: { ttl: 24h, purgeInterval: 10m }
+    ///     gc: { interval: 1h, grace: 1h }
     struct File: Decodable {
         struct Log: Decodable {
             var level: String?
@@ -39,11 +44,16 @@ public struct WharfConfiguration: Sendable, Equatable {
             var ttl: String?
             var purgeInterval: String?
         }
+        struct GC: Decodable {
+            var interval: String?
+            var grace: String?
+        }
         var listen: [String]?
         var dataDir: String?
         var log: Log?
         var limits: Limits?
         var uploads: Uploads?
+        var gc: GC?
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -71,11 +81,13 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let interval = file.uploads?.purgeInterval {
             uploadPurgeInterval = try Self.duration(interval, "uploads.purgeInterval")
         }
+        if let interval = file.gc?.interval { gcInterval = try Self.duration(interval, "gc.interval") }
+        if let grace = file.gc?.grace { gcGrace = try Self.duration(grace, "gc.grace") }
         try validate()
     }
 
     /// Applies `WHARF_LISTEN` (comma-separated), `WHARF_DATA_DIR`, `WHARF_LOG_LEVEL`, `WHARF_LOG_FORMAT`,
-    /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`.
+    /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`, `WHARF_GC_INTERVAL`, `WHARF_GC_GRACE`.
     public mutating func apply(environment: [String: String]) throws {
         if let listen = environment["WHARF_LISTEN"] { self.listen = listen.split(separator: ",").map(String.init) }
         if let dir = environment["WHARF_DATA_DIR"] { dataDirectory = dir }
@@ -90,6 +102,8 @@ public struct WharfConfiguration: Sendable, Equatable {
             maxBlobBytes = value
         }
         if let ttl = environment["WHARF_UPLOAD_TTL"] { uploadTTL = try Self.duration(ttl, "WHARF_UPLOAD_TTL") }
+        if let interval = environment["WHARF_GC_INTERVAL"] { gcInterval = try Self.duration(interval, "WHARF_GC_INTERVAL") }
+        if let grace = environment["WHARF_GC_GRACE"] { gcGrace = try Self.duration(grace, "WHARF_GC_GRACE") }
         try validate()
     }
 

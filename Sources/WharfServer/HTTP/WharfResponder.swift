@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -10,6 +11,7 @@ import WharfStorage
 struct WharfResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let api: DistributionAPI
+    let gcGrace: Duration
     let logger: Logger
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -48,6 +50,15 @@ struct WharfResponder: HTTPResponder {
             return Self.text("ready\n")
         case ("/metrics", .get):
             return Self.text(try await api.metrics.render(api.registry), contentType: "text/plain; version=0.0.4")
+        case ("/api/v1/gc", .post):
+            // On demand garbage collection; `?dryRun=true` only reports. (Admin-only once access control exists.)
+            let dryRun = ["true", "1"].contains(request.uri.queryParameters["dryRun"].map(String.init) ?? "")
+            let report = try await api.registry.collectGarbage(grace: gcGrace, dryRun: dryRun)
+            api.metrics.recordGarbageCollection(report)
+            let json = try JSONEncoder().encode(report)
+            return Response(
+                status: .ok, headers: DistributionAPI.jsonHeaders(length: json.count),
+                body: .init(byteBuffer: ByteBuffer(bytes: json)))
         default:
             throw RegistryError(.unsupported, status: 404, "no such endpoint", detail: String(request.uri.path.prefix(200)))
         }

@@ -10,6 +10,9 @@ final class RegistryMetrics: Sendable {
     private let blobsStored: Gauge
     private let blobBytesStored: Gauge
     private let uploadsInProgress: Gauge
+    private let gcRuns: Counter
+    private let gcBlobsDeleted: Counter
+    private let gcBytesFreed: Counter
 
     private static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
@@ -22,6 +25,9 @@ final class RegistryMetrics: Sendable {
         blobsStored = prometheus.makeGauge(name: "wharf_blobs_stored", help: "Blobs in the content store.")
         blobBytesStored = prometheus.makeGauge(name: "wharf_blob_bytes_stored", help: "Bytes of blobs in the content store.")
         uploadsInProgress = prometheus.makeGauge(name: "wharf_uploads_in_progress", help: "Open upload sessions.")
+        gcRuns = prometheus.makeCounter(name: "wharf_gc_runs_total", help: "Garbage collection runs (not dry runs).")
+        gcBlobsDeleted = prometheus.makeCounter(name: "wharf_gc_blobs_deleted_total", help: "Blobs garbage collection deleted.")
+        gcBytesFreed = prometheus.makeCounter(name: "wharf_gc_bytes_freed_total", help: "Bytes garbage collection freed.")
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
@@ -33,6 +39,13 @@ final class RegistryMetrics: Sendable {
             name: "wharf_http_request_duration_seconds", labels: [("route", route), ("method", method)],
             buckets: Self.latencyBuckets, help: "Time to the response head, by route and method."
         ).record(duration)
+    }
+
+    func recordGarbageCollection(_ report: GarbageReport) {
+        guard !report.dryRun else { return }
+        gcRuns.increment()
+        gcBlobsDeleted.increment(by: Int64(report.blobs))
+        gcBytesFreed.increment(by: report.bytes)
     }
 
     /// The exposition text, with the store gauges refreshed first.

@@ -65,6 +65,9 @@ enum MetadataSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2: garbage collection") { db in
+            try db.execute(sql: "CREATE INDEX manifests_digest ON manifests(digest)")
+        }
         return migrator
     }
 }

@@ -101,6 +101,24 @@ package final class MetadataStore: Sendable {
         }
     }
 
+    /// Blobs no manifest is or references, stored and last linked before `cutoff` (seconds since 1970).
+    package func unreferencedBlobs(before cutoff: Double) async throws -> [(digest: String, size: Int64)] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT b.digest, b.size FROM blobs b
+                    WHERE b.created_at < :cutoff
+                      AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.referenced_digest = b.digest)
+                      AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)
+                      AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest AND l.created_at >= :cutoff)
+                    ORDER BY b.digest
+                    """,
+                arguments: ["cutoff": cutoff]
+            ).map { (digest: $0[0] as String, size: $0[1] as Int64) }
+        }
+    }
+
     package func blobStatistics() async throws -> (count: Int64, bytes: Int64) {
         try await pool.read { db in
             let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM blobs")!

@@ -32,10 +32,13 @@ extension Registry {
             tags.insert(tag, at: 0)
         }
         let manifest = try Manifest(parsing: bytes, contentType: contentType)
-        if try await blobs.size(of: digest) == nil {
-            try await blobs.write(bytes, as: digest)
+        try await gate.shared { [tags] in
+            if try await self.blobs.size(of: digest) == nil {
+                try await self.blobs.write(bytes, as: digest)
+            }
+            try await self.metadata.putManifest(
+                repository, digest: digest, size: Int64(bytes.count), manifest: manifest, tags: tags)
         }
-        try await metadata.putManifest(repository, digest: digest, size: Int64(bytes.count), manifest: manifest, tags: tags)
         manifestCache.insert(bytes, for: digest)
         return (digest, manifest)
     }

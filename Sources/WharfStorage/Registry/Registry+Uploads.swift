@@ -74,8 +74,10 @@ extension Registry {
                 try await discard(id)
                 throw RegistryError.digestInvalid("provided digest did not match uploaded content", detail: digest.description)
             }
-            try await blobs.commit(upload: id, as: digest)
-            try await metadata.finishUpload(id: id, repository, digest, size: state.size)
+            try await gate.shared { [size = state.size] in
+                try await self.blobs.commit(upload: id, as: digest)
+                try await self.metadata.finishUpload(id: id, repository, digest, size: size)
+            }
             return .ended
         }
     }

@@ -28,6 +28,8 @@ package final class Registry: Sendable {
     let metadata: MetadataStore
     let uploads = UploadSessions()
     let manifestCache: ManifestCache
+    let gate = CommitGate()
+    let recentlyUsed = RecentlyUsedBlobs()
     let logger: Logger
 
     package init(configuration: StorageConfiguration, logger: Logger) throws {
@@ -43,9 +45,13 @@ package final class Registry: Sendable {
 
     /// The size of a blob the repository may read.
     package func blobSize(_ repository: RepositoryName, _ digest: Digest) async throws -> Int64 {
-        guard let size = try await metadata.linkedBlobSize(repository, digest) else {
-            throw RegistryError.blobUnknown(digest.description)
+        // A client told that the blob exists may reference it in a manifest next: the use is recorded in the same
+        // shared section as the lookup, so a garbage collection sweep sees either the use or no blob.
+        let size = try await gate.shared {
+            self.recentlyUsed.touch(digest)
+            return try await self.metadata.linkedBlobSize(repository, digest)
         }
+        guard let size else { throw RegistryError.blobUnknown(digest.description) }
         return size
     }
 
@@ -73,11 +79,15 @@ package final class Registry: Sendable {
     package func mountBlob(_ repository: RepositoryName, _ digest: Digest, from source: RepositoryName) async throws
         -> Bool
     {
-        guard let size = try await metadata.linkedBlobSize(source, digest),
-            try await blobs.size(of: digest) != nil
-        else { return false }
-        try await metadata.linkBlob(repository, digest, size: size)
-        return true
+        // Check and link in one shared section: garbage collection cannot remove the blob in between.
+        try await gate.shared {
+            guard let size = try await self.metadata.linkedBlobSize(source, digest),
+                try await self.blobs.size(of: digest) != nil
+            else { return false }
+            self.recentlyUsed.touch(digest)
+            try await self.metadata.linkBlob(repository, digest, size: size)
+            return true
+        }
     }
 
     package func blobStatistics() async throws -> (count: Int64, bytes: Int64) {
