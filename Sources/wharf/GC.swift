@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WharfServer
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -16,15 +17,18 @@ struct GC: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The registry's base URL.")
-    var url = "http://127.0.0.1:5000"
+    @OptionGroup var store: StoreOptions
+
+    @Option(name: .long, help: "The registry's base URL (default: the first listen address of the configuration).")
+    var url: String?
 
     @Flag(name: .long, help: "Only report what would be deleted.")
     var dryRun = false
 
     func run() async throws {
-        guard let endpoint = URL(string: "\(url)/api/v1/gc?dryRun=\(dryRun)") else {
-            throw ValidationError("invalid URL \(url)")
+        let base = try url ?? Self.localURL(listen: store.configuration().listen[0])
+        guard let endpoint = URL(string: "\(base)/api/v1/gc?dryRun=\(dryRun)") else {
+            throw ValidationError("invalid URL \(base)")
         }
         var request = URLRequest(url: endpoint)
         request.httpMethod = "POST"
@@ -41,5 +45,13 @@ struct GC: AsyncParsableCommand {
         let report = try JSONDecoder().decode(Report.self, from: data)
         for digest in report.digests { print("\(report.dryRun ? "would delete" : "deleted"): \(digest)") }
         print("gc: \(report.dryRun ? "would free" : "freed") \(report.blobs) blobs, \(report.bytes) bytes")
+    }
+
+    /// `0.0.0.0:5000` → `http://127.0.0.1:5000`: a wildcard listen address is reached on loopback.
+    static func localURL(listen: String) -> String {
+        let port = listen.split(separator: ":").last.map(String.init) ?? "5000"
+        let host = listen.dropLast(port.count + 1)
+        let reachable = ["", "0.0.0.0", "[::]"].contains(host) ? "127.0.0.1" : String(host)
+        return "http://\(reachable):\(port)"
     }
 }
