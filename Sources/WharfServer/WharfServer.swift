@@ -53,10 +53,12 @@ public enum WharfServer {
                 configuration: .init(address: .hostname(host, port: port), serverName: "wharf"),
                 logger: logger)
         }
-        let purger = UploadPurger(registry: registry, ttl: configuration.uploadTTL, interval: configuration.uploadPurgeInterval)
-        let collector = GarbageCollector(
-            registry: registry, grace: configuration.gcGrace, interval: configuration.gcInterval,
-            onRun: metrics.recordGarbageCollection)
+        let purger = PeriodicService(name: "upload purge", interval: configuration.uploadPurgeInterval, logger: logger) {
+            try await registry.purgeUploads(olderThan: configuration.uploadTTL)
+        }
+        let collector = PeriodicService(name: "garbage collection", interval: configuration.gcInterval, logger: logger) {
+            metrics.recordGarbageCollection(try await registry.collectGarbage(grace: configuration.gcGrace, dryRun: false))
+        }
         return (applications, [purger, collector])
     }
 }

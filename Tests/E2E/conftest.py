@@ -49,6 +49,12 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("wharf did not become healthy")
 
+    def kill(self):
+        """SIGKILL: no graceful shutdown, as in a crash."""
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+
     def stop(self):
         self.process.terminate()
         try:

@@ -82,9 +82,7 @@ def test_sigkill_during_pushes_loses_nothing_acknowledged(tmp_path):
         for worker in workers:
             worker.start()
         time.sleep(rng.uniform(0.1, 1.5))
-        server.process.kill()  # SIGKILL, no graceful shutdown
-        server.process.wait()
-        server.log.close()
+        server.kill()
         stop.set()
         for worker in workers:
             worker.join(timeout=15)

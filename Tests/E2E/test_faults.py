@@ -90,9 +90,7 @@ def test_upload_session_survives_sigkill(tmp_path):
         path = url[len(server.url):]
         assert call(url, "PATCH", first, {"Content-Range": f"0-{len(first) - 1}"})[0] == 202
     finally:
-        server.process.kill()
-        server.process.wait()
-        server.log.close()
+        server.kill()
     server = Server(tmp_path / "data")
     try:
         url = server.url + path
@@ -105,9 +103,7 @@ def test_upload_session_survives_sigkill(tmp_path):
         url = start_upload(server, "faults/resume")
         assert call(url, "PATCH", first)[0] == 202
     finally:
-        server.process.kill()
-        server.process.wait()
-        server.log.close()
+        server.kill()
     server = Server(tmp_path / "data")
     try:
         assert call(f"{server.url}{url[url.index('/v2/'):]}?digest={sha256(first + second)}", "PUT", second)[0] == 201

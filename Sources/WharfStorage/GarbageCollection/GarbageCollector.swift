@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import ServiceLifecycle
 import WharfCore
 
 /// What a garbage collection run removed, or with `dryRun` would remove.
@@ -37,36 +36,6 @@ extension Registry {
                 self.logger.info("garbage collected", metadata: ["blobs": "\(report.blobs)", "bytes": "\(report.bytes)"])
             }
             return report
-        }
-    }
-}
-
-/// Background service that collects garbage on an interval; stops on graceful shutdown.
-package struct GarbageCollector: Service {
-    let registry: Registry
-    let grace: Duration
-    let interval: Duration
-    let onRun: @Sendable (GarbageReport) -> Void
-
-    package init(registry: Registry, grace: Duration, interval: Duration, onRun: @escaping @Sendable (GarbageReport) -> Void) {
-        self.registry = registry
-        self.grace = grace
-        self.interval = interval
-        self.onRun = onRun
-    }
-
-    package func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: interval)
-                    onRun(try await registry.collectGarbage(grace: grace, dryRun: false))
-                } catch is CancellationError {
-                    return
-                } catch {
-                    registry.logger.error("garbage collection failed", metadata: ["error": "\(error)"])
-                }
-            }
         }
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import ServiceLifecycle
 
 #if canImport(Glibc)
     import Glibc
@@ -29,34 +28,5 @@ extension Registry {
         }
         if removed > 0 { logger.info("purged stale upload sessions", metadata: ["count": "\(removed)"]) }
         return removed
-    }
-}
-
-/// Background service that purges stale upload sessions on an interval; stops on graceful shutdown.
-package struct UploadPurger: Service {
-    let registry: Registry
-    let ttl: Duration
-    let interval: Duration
-
-    package init(registry: Registry, ttl: Duration, interval: Duration) {
-        self.registry = registry
-        self.ttl = ttl
-        self.interval = interval
-    }
-
-    package func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await registry.purgeUploads(olderThan: ttl)
-                    try await Task.sleep(for: interval)
-                } catch is CancellationError {
-                    return
-                } catch {
-                    registry.logger.error("upload purge failed", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: interval)
-                }
-            }
-        }
     }
 }
