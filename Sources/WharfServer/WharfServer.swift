@@ -33,9 +33,20 @@ public enum WharfServer {
     }
 
     private static func storageConfiguration(_ configuration: WharfConfiguration) -> StorageConfiguration {
-        StorageConfiguration(
+        var encryption: EncryptionSettings?
+        if configuration.encryptionEnabled {
+            if let keys = EnvironmentKeys(configuration.environmentKeys) {
+                encryption = EncryptionSettings(provider: keys, createFirstKey: false)
+            } else {
+                // Only the embedded default creates its own first key; a configured key directory must hold one.
+                encryption = EncryptionSettings(
+                    provider: KeyringDirectory(path: configuration.keyDirectory),
+                    createFirstKey: configuration.encryptionKeyDirectory == nil)
+            }
+        }
+        return StorageConfiguration(
             dataDirectory: configuration.dataDirectory, maxManifestBytes: configuration.maxManifestBytes,
-            maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil)
+            maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil, encryption: encryption)
     }
 
     private static func build(_ configuration: WharfConfiguration, addresses: [String], logger: Logger) throws
@@ -45,7 +56,8 @@ public enum WharfServer {
         let registry = try openStore(configuration, logger: logger)
         let metrics = RegistryMetrics()
         let responder = WharfResponder(
-            api: DistributionAPI(registry: registry, metrics: metrics), gcGrace: configuration.gcGrace, logger: logger)
+            api: DistributionAPI(registry: registry, metrics: metrics),
+            admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), logger: logger)
         let applications = try addresses.map { address in
             let (host, port) = try WharfConfiguration.hostAndPort(address)
             return Application(

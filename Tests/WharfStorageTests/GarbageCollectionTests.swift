@@ -10,9 +10,7 @@ import WharfCore
 @Suite struct GarbageCollectionTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-gc-\(UUID())").path
 
-    func open() throws -> Registry {
-        try Registry(configuration: StorageConfiguration(dataDirectory: directory), logger: Logger(label: "test"))
-    }
+    func open(encrypted: Bool = false) throws -> Registry { try openRegistry(directory, encrypted: encrypted) }
 
     func push(_ registry: Registry, _ repository: RepositoryName, _ content: String) async throws -> Digest {
         let digest = Digest.of(Array(content.utf8))
@@ -63,9 +61,11 @@ import WharfCore
 
     /// Pushes that reuse old, unreferenced blobs (HEAD, then PUT of a manifest naming them) while GC sweeps in a
     /// loop with a short grace period: every push succeeds and the store stays consistent.
-    @Test(.timeLimit(.minutes(2))) func sweepingWhilePushesReuseOldBlobs() async throws {
+    @Test(.timeLimit(.minutes(2)), arguments: [false, true]) func sweepingWhilePushesReuseOldBlobs(encrypted: Bool)
+        async throws
+    {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let registry = try open()
+        let registry = try open(encrypted: encrypted)
         let repository = try RepositoryName("gc/race")
         let config = try await push(registry, repository, "{}")
         var old = [Digest]()

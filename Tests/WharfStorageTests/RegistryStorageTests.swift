@@ -10,9 +10,7 @@ import WharfCore
 @Suite struct RegistryStorageTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-storage-\(UUID())").path
 
-    func open() throws -> Registry {
-        try Registry(configuration: StorageConfiguration(dataDirectory: directory), logger: Logger(label: "test"))
-    }
+    func open(encrypted: Bool = false) throws -> Registry { try openRegistry(directory, encrypted: encrypted) }
 
     func body(_ parts: String...) -> [ByteBuffer] { parts.map { ByteBuffer(string: $0) } }
 
@@ -50,17 +48,17 @@ import WharfCore
         #expect(Digest.of(Array(stored)) == digest)
     }
 
-    @Test func anUploadSurvivesARestartAndIsVerifiedWhole() async throws {
+    @Test(arguments: [false, true]) func anUploadSurvivesARestartAndIsVerifiedWhole(encrypted: Bool) async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let repository = try RepositoryName("resume")
         let id: String
         do {
-            let registry = try open()
+            let registry = try open(encrypted: encrypted)
             id = try await registry.startUpload(repository)
             _ = try await registry.appendUpload(repository, id, start: 0, length: 6, body: body("first ").async)
         }
         // A new Registry on the same directory: the in-memory hash is gone, the session is not.
-        let registry = try open()
+        let registry = try open(encrypted: encrypted)
         #expect(try await registry.uploadSize(repository, id) == 6)
         _ = try await registry.appendUpload(repository, id, start: 6, length: nil, body: body("second").async)
         let wrong = Digest.of(Array("first other".utf8))
@@ -71,7 +69,7 @@ import WharfCore
 
         let again = try await registry.startUpload(repository)
         _ = try await registry.appendUpload(repository, again, start: 0, length: nil, body: body("first ").async)
-        let restarted = try open()
+        let restarted = try open(encrypted: encrypted)
         let digest = Digest.of(Array("first second".utf8))
         try await restarted.completeUpload(repository, again, digest: digest, body: body("second").async)
         #expect(try await restarted.blobSize(repository, digest) == 12)
@@ -121,9 +119,9 @@ import WharfCore
         }
     }
 
-    @Test func staleUploadsArePurged() async throws {
+    @Test(arguments: [false, true]) func staleUploadsArePurged(encrypted: Bool) async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let registry = try open()
+        let registry = try open(encrypted: encrypted)
         let repository = try RepositoryName("purge")
         let old = try await registry.startUpload(repository)
         // Age the session's file by an hour, as if it had been abandoned.
@@ -134,15 +132,5 @@ import WharfCore
         await #expect(throws: RegistryError.self) { try await registry.uploadSize(repository, old) }
         #expect(try await registry.uploadSize(repository, fresh) == 0)
         #expect(files("uploads") == [fresh])
-    }
-}
-
-extension Array where Element == ByteBuffer {
-    /// The buffers as an async sequence, the way a request body arrives.
-    var async: AsyncStream<ByteBuffer> {
-        AsyncStream { continuation in
-            for buffer in self { continuation.yield(buffer) }
-            continuation.finish()
-        }
     }
 }

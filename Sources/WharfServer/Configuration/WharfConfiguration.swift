@@ -1,4 +1,5 @@
 import Foundation
+import WharfStorage
 import Yams
 
 /// Everything `wharf serve` can be told. Sources, later ones winning: built-in defaults, the YAML file,
@@ -20,6 +21,13 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var gcInterval: Duration = .seconds(3600)
     /// Blobs stored, linked or used by a client more recently than this are never collected.
     public var gcGrace: Duration = .seconds(3600)
+    /// At-rest encryption of every file written (on by default).
+    public var encryptionEnabled = true
+    /// Directory of master key files; nil for `<dataDirectory>/keys`, where a first key is created if none exists.
+    public var encryptionKeyDirectory: String?
+    /// Master keys given in the environment (`WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`), which
+    /// take the place of the key directory.
+    var environmentKeys: [String: String] = [:]
 
     public init() {}
 
@@ -31,6 +39,7 @@ public struct WharfConfiguration: Sendable, Equatable {
     ///     limits: { manifestBytes: 4194304, blobBytes: 0 }
     ///     uploads: { ttl: 24h, purgeInterval: 10m }
     ///     gc: { interval: 1h, grace: 1h }
+    ///     encryption: { enabled: true, keyDir: /etc/wharf/keys }
     struct File: Decodable {
         struct Log: Decodable {
             var level: String?
@@ -48,8 +57,13 @@ public struct WharfConfiguration: Sendable, Equatable {
             var interval: String?
             var grace: String?
         }
+        struct Encryption: Decodable {
+            var enabled: Bool?
+            var keyDir: String?
+        }
         var listen: [String]?
         var dataDir: String?
+        var encryption: Encryption?
         var log: Log?
         var limits: Limits?
         var uploads: Uploads?
@@ -83,11 +97,14 @@ public struct WharfConfiguration: Sendable, Equatable {
         }
         if let interval = file.gc?.interval { gcInterval = try Self.duration(interval, "gc.interval") }
         if let grace = file.gc?.grace { gcGrace = try Self.duration(grace, "gc.grace") }
+        if let enabled = file.encryption?.enabled { encryptionEnabled = enabled }
+        if let directory = file.encryption?.keyDir { encryptionKeyDirectory = directory }
         try validate()
     }
 
     /// Applies `WHARF_LISTEN` (comma-separated), `WHARF_DATA_DIR`, `WHARF_LOG_LEVEL`, `WHARF_LOG_FORMAT`,
-    /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`, `WHARF_GC_INTERVAL`, `WHARF_GC_GRACE`.
+    /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`, `WHARF_GC_INTERVAL`, `WHARF_GC_GRACE`,
+    /// `WHARF_ENCRYPTION` (on/off), `WHARF_ENCRYPTION_KEY_DIR`, `WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`.
     public mutating func apply(environment: [String: String]) throws {
         if let listen = environment["WHARF_LISTEN"] { self.listen = listen.split(separator: ",").map(String.init) }
         if let dir = environment["WHARF_DATA_DIR"] { dataDirectory = dir }
@@ -104,8 +121,21 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let ttl = environment["WHARF_UPLOAD_TTL"] { uploadTTL = try Self.duration(ttl, "WHARF_UPLOAD_TTL") }
         if let interval = environment["WHARF_GC_INTERVAL"] { gcInterval = try Self.duration(interval, "WHARF_GC_INTERVAL") }
         if let grace = environment["WHARF_GC_GRACE"] { gcGrace = try Self.duration(grace, "WHARF_GC_GRACE") }
+        if let enabled = environment["WHARF_ENCRYPTION"] {
+            guard let value = ["on": true, "true": true, "off": false, "false": false][enabled.lowercased()] else {
+                throw Invalid(description: "WHARF_ENCRYPTION: use on or off")
+            }
+            encryptionEnabled = value
+        }
+        if let directory = environment["WHARF_ENCRYPTION_KEY_DIR"] { encryptionKeyDirectory = directory }
+        environmentKeys = environment.filter {
+            [EnvironmentKeys.activeVariable, EnvironmentKeys.previousVariable].contains($0.key)
+        }
         try validate()
     }
+
+    /// The directory of master key files in use (also when keys come from the environment instead).
+    public var keyDirectory: String { encryptionKeyDirectory ?? dataDirectory + "/keys" }
 
     public func validate() throws {
         guard !listen.isEmpty else { throw Invalid(description: "no listen address") }

@@ -6,12 +6,13 @@ import NIOCore
 import WharfCore
 import WharfStorage
 
-/// The server's responder: the distribution API under `/v2/`, health and metrics beside it. Every error leaves
-/// here as an OCI JSON error body, and every request is counted by route and status.
+/// The server's responder: the distribution API under `/v2/`, the management API under `/api/v1/`, health and
+/// metrics beside them. Every error leaves here as an OCI JSON error body, and every request is counted by route
+/// and status.
 struct WharfResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let api: DistributionAPI
-    let gcGrace: Duration
+    let admin: AdminAPI
     let logger: Logger
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -42,6 +43,7 @@ struct WharfResponder: HTTPResponder {
     }
 
     private func other(_ request: Request) async throws -> Response {
+        if let response = try await admin.respond(to: request) { return response }
         switch (request.uri.path, request.method) {
         case ("/healthz", .get), ("/healthz", .head):
             return Self.text("ok\n")
@@ -50,15 +52,6 @@ struct WharfResponder: HTTPResponder {
             return Self.text("ready\n")
         case ("/metrics", .get):
             return Self.text(try await api.metrics.render(api.registry), contentType: "text/plain; version=0.0.4")
-        case ("/api/v1/gc", .post):
-            // On demand garbage collection; `?dryRun=true` only reports. (Admin-only once access control exists.)
-            let dryRun = ["true", "1"].contains(request.uri.queryParameters["dryRun"].map(String.init) ?? "")
-            let report = try await api.registry.collectGarbage(grace: gcGrace, dryRun: dryRun)
-            api.metrics.recordGarbageCollection(report)
-            let json = try JSONEncoder().encode(report)
-            return Response(
-                status: .ok, headers: DistributionAPI.jsonHeaders(length: json.count),
-                body: .init(byteBuffer: ByteBuffer(bytes: json)))
         default:
             throw RegistryError(.unsupported, status: 404, "no such endpoint", detail: String(request.uri.path.prefix(200)))
         }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import Prometheus
 import WharfCore
@@ -41,22 +42,42 @@ extension DistributionAPI {
             file?.close()
             return Response(status: status, headers: headers)
         }
+        // The first piece is read before the status line is sent: a blob that does not read back (a damaged
+        // encrypted chunk, say) is then a clean 500, not a cut-off 200.
+        let first: ByteBuffer
+        do {
+            first = try await read(file, at: range.start, count: Int(min(Int64(Self.readChunkSize), range.count)))
+        } catch {
+            file.close()
+            throw error
+        }
         let bytesOut = metrics.bytesOut
+        let logger = registry.logger
         let body = ResponseBody(contentLength: Int(range.count)) { writer in
             defer { file.close() }
+            var next = first
             var offset = range.start
-            while offset <= range.end {
-                let count = Int(min(Int64(Self.readChunkSize), range.end - offset + 1))
-                let chunk = try await file.read(at: offset, count: count)
-                guard chunk.readableBytes == count else {
-                    throw RegistryError.internalError("blob \(digest) ended early on disk")
+            while true {
+                try await writer.write(next)
+                bytesOut.increment(by: Int64(next.readableBytes))
+                offset += Int64(next.readableBytes)
+                guard offset <= range.end else { break }
+                do {
+                    next = try await read(file, at: offset, count: Int(min(Int64(Self.readChunkSize), range.end - offset + 1)))
+                } catch {
+                    logger.error("blob read failed mid-response", metadata: ["digest": "\(digest)", "error": "\(error)"])
+                    throw error
                 }
-                try await writer.write(chunk)
-                bytesOut.increment(by: Int64(count))
-                offset += Int64(count)
             }
             try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
+    }
+
+    /// Exactly `count` bytes of the blob at `offset`.
+    private func read(_ file: BlobFile, at offset: Int64, count: Int) async throws -> ByteBuffer {
+        let chunk = try await file.read(at: offset, count: count)
+        guard chunk.readableBytes == count else { throw RegistryError.internalError("blob ended early on disk") }
+        return chunk
     }
 }

@@ -10,15 +10,20 @@ import WharfCore
 /// Layout under the data directory (documented for operators in storage/README.md):
 ///
 ///     blobs/<algorithm>/<first two hex>/<hex>   committed content, named by its digest
-///     uploads/<upload id>                       upload sessions in progress
+///     uploads/<upload id>[.tail]                upload sessions in progress
 ///
 /// Uploads live on the same file system as blobs, so a commit is fsync + rename + fsync of the directory:
-/// a blob path either does not exist or holds exactly the bytes its name promises.
+/// a blob path either does not exist or holds exactly the bytes its name promises. With `encryption`, every
+/// file is written encrypted (`EncryptedLayout`); a blob file's size tells its form, so a store being
+/// encrypted in place serves both.
 package struct FileBlobStore: Sendable {
     package let root: String
+    /// nil: new files are written in plain text.
+    package let encryption: BlobEncryption?
 
-    package init(root: String) throws(RegistryError) {
+    package init(root: String, encryption: BlobEncryption?) throws {
         self.root = root
+        self.encryption = encryption
         for algorithm in Digest.Algorithm.allCases { try FileSystem.makeDirectory("\(root)/blobs/\(algorithm.rawValue)") }
         try FileSystem.makeDirectory("\(root)/uploads")
     }
@@ -29,68 +34,114 @@ package struct FileBlobStore: Sendable {
 
     package func uploadPath(_ id: String) -> String { "\(root)/uploads/\(id)" }
 
-    /// The size of a committed blob, or nil when its file is absent.
+    /// The size of a committed blob's file, or nil when it is absent.
     package func size(of digest: Digest) async throws -> Int64? {
         let path = path(of: digest)
         return try await blockingIO { FileSystem.size(path) }
     }
 
-    package func open(_ digest: Digest) async throws -> BlobFile? {
+    /// Opens the committed blob `digest` of `size` bytes; nil when its file is absent.
+    package func open(_ digest: Digest, size: Int64) async throws -> BlobFile? {
         let path = path(of: digest)
-        return try await blockingIO { () throws -> BlobFile? in
+        return try await blockingIO { [encryption] () throws -> BlobFile? in
             guard let file = try FileDescriptor.openForReading(path) else { return nil }
-            return BlobFile(file: file, size: try file.size())
+            do {
+                let stored = try file.size()
+                if stored == size { return BlobFile(file: file, digest: digest, size: size, dataKey: nil) }
+                guard stored == EncryptedLayout.fileSize(plaintext: size) else {
+                    throw RegistryError.internalError("blob \(digest) has an unexpected size on disk")
+                }
+                guard let encryption else {
+                    throw RegistryError.internalError("blob \(digest) is encrypted and encryption is off")
+                }
+                let header = try BlobHeader(parsing: try file.readExactly(BlobHeader.size, at: 0), path: path)
+                let key = try header.dataKey(binding: .blob(digest, size: size), keys: encryption).key
+                return BlobFile(file: file, digest: digest, size: size, dataKey: key)
+            } catch {
+                file.close()
+                throw error
+            }
         }
     }
 
     /// Reads a small blob (a manifest) whole.
-    package func readAll(_ digest: Digest, limit: Int) async throws -> [UInt8]? {
-        guard let file = try await open(digest) else { return nil }
+    package func readAll(_ digest: Digest, size: Int64) async throws -> [UInt8]? {
+        guard let file = try await open(digest, size: size) else { return nil }
         defer { file.close() }
-        guard file.size <= limit else { throw RegistryError.internalError("blob \(digest) is larger than expected") }
-        let buffer = try await file.read(at: 0, count: Int(file.size))
+        let buffer = try await file.read(at: 0, count: Int(size))
         return Array(buffer.readableBytesView)
     }
 
     /// Writes bytes held in memory (a manifest) as a durable blob named by their digest.
     package func write(_ bytes: [UInt8], as digest: Digest) async throws {
         let temp = uploadPath("direct-\(UInt64.random(in: .min ... .max))")
-        let target = path(of: digest)
-        try await blockingIO {
-            let file = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        try await blockingIO { [self] in
             do {
-                try bytes.withUnsafeBytes { raw in try file.write(raw, at: 0) }
-                try file.sync()
-                file.close()
-                try Self.moveIntoPlace(temp, target)
+                let file = try createFile(temp, binding: .blob(digest, size: Int64(bytes.count)))
+                defer { file.close() }
+                try bytes.withUnsafeBytes { raw in try file.append(raw) }
+                try complete(file, as: .blob(digest, size: Int64(bytes.count)))
+                try moveIntoPlace(temp, path(of: digest))
             } catch {
-                file.close()
                 FileSystem.remove(temp)
                 throw error
             }
         }
     }
 
-    /// Commits a finished upload file as the blob `digest`. When the blob already exists the upload is dropped.
-    package func commit(upload id: String, as digest: Digest) async throws {
-        let temp = uploadPath(id)
-        let target = path(of: digest)
-        try await blockingIO {
-            if FileSystem.size(target) != nil {
-                FileSystem.remove(temp)
-                return
-            }
-            let file = try FileDescriptor.open(temp, flags: O_RDONLY)
-            defer { file.close() }
-            try file.sync()
-            try Self.moveIntoPlace(temp, target)
+    // MARK: Upload files
+
+    /// Creates the file of a new upload session; encrypted when encryption is on. Returns whether it is.
+    package func createUpload(_ id: String) async throws -> Bool {
+        try await blockingIO { [self] in
+            try createFile(uploadPath(id), binding: .upload(id)).close()
+            return encryption != nil
         }
     }
 
-    private static func moveIntoPlace(_ temp: String, _ target: String) throws(RegistryError) {
-        let directory = String(target[..<target.lastIndex(of: "/")!])
-        if FileSystem.size(directory) == nil { try FileSystem.makeDirectory(directory) }
-        try FileSystem.durableRename(temp, target)
+    /// Opens an upload session's file for appending or reading.
+    func openUpload(_ id: String, encrypted: Bool) async throws -> any UploadSink {
+        try await blockingIO { [self] () throws -> any UploadSink in
+            guard encrypted else { return try PlainUploadFile(path: uploadPath(id)) }
+            guard let encryption else {
+                throw RegistryError.internalError("upload \(id) is encrypted and encryption is off")
+            }
+            return try EncryptedUploadFile.open(uploadPath(id), upload: id, keys: encryption)
+        }
+    }
+
+    /// Commits a finished upload as the blob `digest`. When the blob already exists the upload is dropped.
+    func commit(upload id: String, file upload: any UploadSink, as digest: Digest, size: Int64) async throws {
+        let temp = uploadPath(id)
+        let target = path(of: digest)
+        try await blockingIO { [self] in
+            if FileSystem.size(target) == nil {
+                try complete(upload, as: .blob(digest, size: size))
+                try moveIntoPlace(temp, target)
+            }
+            removeUpload(id)
+        }
+    }
+
+    /// Removes an upload session's files.
+    package func removeUpload(_ id: String) {
+        FileSystem.remove(uploadPath(id))
+        FileSystem.remove(uploadPath(id) + ".tail")
+    }
+
+    /// Hashes a committed blob's content (decrypted) in 1 MiB reads.
+    package func hash(_ digest: Digest, size: Int64) async throws -> Digest? {
+        guard let file = try await open(digest, size: size) else { return nil }
+        defer { file.close() }
+        var hasher = DigestHasher(digest.algorithm)
+        var offset: Int64 = 0
+        while offset < size {
+            let chunk = try await file.read(at: offset, count: Int(min(1 << 20, size - offset)))
+            guard chunk.readableBytes > 0 else { break }
+            chunk.withUnsafeReadableBytes { hasher.update($0) }
+            offset += Int64(chunk.readableBytes)
+        }
+        return hasher.finalize()
     }
 
     package func delete(_ digest: Digest) async throws {
@@ -98,40 +149,27 @@ package struct FileBlobStore: Sendable {
         try await blockingIO { FileSystem.remove(path) }
     }
 
-    /// Hashes a file from disk, for uploads whose running hash was lost (a restart) or used another algorithm.
-    package func hash(upload id: String, algorithm: Digest.Algorithm) async throws -> Digest {
-        try await hash(file: uploadPath(id), algorithm: algorithm)
+    // MARK: Writing files
+
+    /// A new file for `binding`: encrypted under a new data key when encryption is on.
+    func createFile(_ path: String, binding: KeyBinding) throws -> any UploadSink {
+        if let encryption { return try EncryptedUploadFile.create(path, binding: binding, keys: encryption) }
+        try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_EXCL).close()
+        return try PlainUploadFile(path: path)
     }
 
-    /// Hashes a file from disk in 1 MiB reads.
-    package func hash(file path: String, algorithm: Digest.Algorithm) async throws -> Digest {
-        try await blockingIO { () throws -> Digest in
-            let file = try FileDescriptor.open(path, flags: O_RDONLY)
-            defer { file.close() }
-            var hasher = DigestHasher(algorithm)
-            var offset: Int64 = 0
-            let allocator = ByteBufferAllocator()
-            while true {
-                let chunk = try file.read(count: 1 << 20, at: offset, allocator: allocator)
-                if chunk.readableBytes == 0 { break }
-                chunk.withUnsafeReadableBytes { hasher.update($0) }
-                offset += Int64(chunk.readableBytes)
-            }
-            return hasher.finalize()
+    /// Makes a written file durable and, when encrypted, complete and bound to what it holds.
+    func complete(_ file: any UploadSink, as binding: KeyBinding) throws {
+        if let file = file as? EncryptedUploadFile, let encryption {
+            try file.complete(as: binding, keys: encryption)
+        } else {
+            try (file as? PlainUploadFile)?.sync()
         }
     }
-}
 
-/// An open committed blob, read in chunks.
-package struct BlobFile: Sendable {
-    fileprivate let file: FileDescriptor
-    package let size: Int64
-    private static let allocator = ByteBufferAllocator()
-
-    package func read(at offset: Int64, count: Int) async throws -> ByteBuffer {
-        let file = file
-        return try await blockingIO { try file.read(count: count, at: offset, allocator: Self.allocator) }
+    func moveIntoPlace(_ temp: String, _ target: String) throws {
+        let directory = String(target[..<target.lastIndex(of: "/")!])
+        if FileSystem.size(directory) == nil { try FileSystem.makeDirectory(directory) }
+        try FileSystem.durableRename(temp, target)
     }
-
-    package func close() { file.close() }
 }

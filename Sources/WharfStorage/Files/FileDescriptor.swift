@@ -93,6 +93,13 @@ final class FileDescriptor: @unchecked Sendable {
         return buffer
     }
 
+    /// Reads `count` bytes at `offset`; a file that ends before them is damaged.
+    func readExactly(_ count: Int, at offset: Int64) throws(RegistryError) -> [UInt8] {
+        let buffer = try read(count: count, at: offset, allocator: ByteBufferAllocator())
+        guard buffer.readableBytes == count else { throw RegistryError.internalError("\(path) ends early") }
+        return Array(buffer.readableBytesView)
+    }
+
     func truncate(to size: Int64) throws(RegistryError) {
         guard ftruncate(fd, off_t(size)) == 0 else { throw posixError("truncate", path) }
     }
@@ -104,11 +111,11 @@ final class FileDescriptor: @unchecked Sendable {
 
 /// Small POSIX helpers for paths.
 enum FileSystem {
-    static func makeDirectory(_ path: String) throws(RegistryError) {
+    static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(RegistryError) {
         var partial = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             partial += "/" + component
-            if mkdir(partial, 0o755) != 0, errno != EEXIST { throw posixError("mkdir", partial) }
+            if mkdir(partial, mode) != 0, errno != EEXIST { throw posixError("mkdir", partial) }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import WharfCore
 
 /// What `wharf fsck` found.
@@ -7,8 +8,10 @@ package struct StoreCheckReport: Sendable {
     package var files = 0
     /// Blob files re-hashed.
     package var hashed = 0
-    /// Files whose bytes do not hash to their name.
+    /// Files whose bytes do not hash to their name, or (encrypted) do not authenticate.
     package var corrupt: [Digest] = []
+    /// Blob files stored in plain text while encryption is on (`wharf keys encrypt-existing` encrypts them).
+    package var unencrypted = 0
     /// Files under `blobs/` that no metadata row names (left by a crash between rename and commit, or junk).
     package var orphanFiles: [String] = []
     /// Metadata rows whose blob file is missing.
@@ -34,17 +37,24 @@ package struct StoreChecker: Sendable {
         var report = StoreCheckReport()
         let (files, junk) = try await blobFiles()
         report.files = files.count + junk.count
-        let rows = Set(try await registry.metadata.blobDigests())
+        let rows = try await registry.metadata.blobSizes()
         let digests = files.keys.sorted()
-        let toHash = sample.map { Array(digests.shuffled().prefix($0)).sorted() } ?? digests
+        let known = digests.filter { rows[$0.description] != nil }
+        let toHash = sample.map { Array(known.shuffled().prefix($0)).sorted() } ?? known
         for (index, digest) in toHash.enumerated() {
-            let actual = try await registry.blobs.hash(file: files[digest]!, algorithm: digest.algorithm)
-            if actual != digest { report.corrupt.append(digest) }
+            let size = rows[digest.description]!
+            do {
+                if try await registry.blobs.hash(digest, size: size) != digest { report.corrupt.append(digest) }
+            } catch {
+                registry.logger.error("blob does not read back", metadata: ["digest": "\(digest)", "error": "\(error)"])
+                report.corrupt.append(digest)
+            }
+            if registry.blobs.encryption != nil, FileSystem.size(files[digest]!) == size { report.unencrypted += 1 }
             report.hashed += 1
             if index % 100 == 99 { progress(index + 1, toHash.count) }
         }
-        report.orphanFiles = (digests.filter { !rows.contains($0.description) }.map { files[$0]! } + junk).sorted()
-        report.danglingRows = rows.compactMap { try? Digest($0) }.filter { files[$0] == nil }.sorted()
+        report.orphanFiles = (digests.filter { rows[$0.description] == nil }.map { files[$0]! } + junk).sorted()
+        report.danglingRows = rows.keys.compactMap { try? Digest($0) }.filter { files[$0] == nil }.sorted()
         guard repair else { return report }
 
         let quarantine = registry.blobs.root + "/quarantine"

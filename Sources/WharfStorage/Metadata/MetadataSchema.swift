@@ -68,6 +68,21 @@ enum MetadataSchema {
         migrator.registerMigration("v2: garbage collection") { db in
             try db.execute(sql: "CREATE INDEX manifests_digest ON manifests(digest)")
         }
+        migrator.registerMigration("v3: encryption") { db in
+            // Upload files written encrypted say so; manifest annotations are content and stay in the (encrypted)
+            // manifest blobs only.
+            try db.execute(
+                sql: """
+                    ALTER TABLE uploads ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+                    UPDATE manifests SET annotations = NULL;
+                    -- Every master key that has wrapped data keys here and is not retired: starting without one
+                    -- of them is refused (a wrong or missing key).
+                    CREATE TABLE master_keys (
+                        id TEXT PRIMARY KEY,
+                        added_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

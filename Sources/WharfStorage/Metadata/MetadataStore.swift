@@ -86,9 +86,14 @@ package final class MetadataStore: Sendable {
         }
     }
 
-    /// Every blob row, as digest strings (for fsck).
-    package func blobDigests() async throws -> [String] {
-        try await pool.read { db in try String.fetchAll(db, sql: "SELECT digest FROM blobs") }
+    /// Every blob's size, by digest.
+    package func blobSizes() async throws -> [String: Int64] {
+        try await pool.read { db in
+            Dictionary(
+                uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT digest, size FROM blobs").map {
+                    ($0[0] as String, $0[1] as Int64)
+                })
+        }
     }
 
     /// Forgets a blob whose content is gone: its row, every repository's link, and manifests stored as it
@@ -133,7 +138,6 @@ package final class MetadataStore: Sendable {
     package func putManifest(
         _ repository: RepositoryName, digest: Digest, size: Int64, manifest: Manifest, tags: [Tag]
     ) async throws {
-        let annotations = try manifest.annotations.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try await pool.write { db in
             let id = try self.ensureRepository(db, repository)
             for blob in manifest.blobDigests {
@@ -155,12 +159,12 @@ package final class MetadataStore: Sendable {
             try self.link(db, repository: id, digest: digest, size: size)
             try db.execute(
                 sql: """
-                    INSERT INTO manifests(repository_id, digest, media_type, size, artifact_type, subject, annotations, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    INSERT INTO manifests(repository_id, digest, media_type, size, artifact_type, subject, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                     """,
                 arguments: [
                     id, digest.description, manifest.mediaType, size, manifest.artifactType,
-                    manifest.subjectDigest?.description, annotations, Self.now,
+                    manifest.subjectDigest?.description, Self.now,
                 ])
             for referenced in manifest.blobDigests + manifest.childDigests {
                 try db.execute(
@@ -248,13 +252,14 @@ package final class MetadataStore: Sendable {
         }
     }
 
-    /// Manifests of the repository whose `subject` is `digest`, optionally of one artifact type.
+    /// Manifests of the repository whose `subject` is `digest`, optionally of one artifact type. Their
+    /// annotations are manifest content, which the database does not hold: the caller reads them from the blobs.
     package func referrers(_ repository: RepositoryName, of digest: Digest, artifactType: String?) async throws
         -> [Descriptor]
     {
         try await pool.read { db in
             var sql = """
-                SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+                SELECT m.digest, m.media_type, m.size, m.artifact_type FROM manifests m
                 JOIN repositories r ON r.id = m.repository_id
                 WHERE r.name = ? AND m.subject = ?
                 """
@@ -265,28 +270,59 @@ package final class MetadataStore: Sendable {
             }
             sql += " ORDER BY m.created_at, m.digest"
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let annotations = (row[4] as String?).flatMap {
-                    try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
-                }
-                return Descriptor(
-                    mediaType: row[1], digest: row[0], size: row[2], artifactType: row[3], annotations: annotations)
+                Descriptor(mediaType: row[1], digest: row[0], size: row[2], artifactType: row[3], annotations: nil)
             }
         }
     }
 
-    // MARK: Upload sessions
+    // MARK: Master keys
 
-    package func insertUpload(id: String, repository: RepositoryName) async throws {
-        try await pool.write { db in
+    /// The master keys in use (synchronous: the store checks them while it opens).
+    package func masterKeyIDs() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM master_keys ORDER BY id") }
+    }
+
+    package func recordMasterKey(_ id: String) throws {
+        try pool.write { db in
             try db.execute(
-                sql: "INSERT INTO uploads(id, repository, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                arguments: [id, repository.value, Self.now, Self.now])
+                sql: "INSERT INTO master_keys(id, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [id, Self.now])
         }
     }
 
-    package func uploadRepository(id: String) async throws -> String? {
+    package func forgetMasterKey(_ id: String) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM master_keys WHERE id = ?", arguments: [id]) }
+    }
+
+    // MARK: Upload sessions
+
+    package func insertUpload(id: String, repository: RepositoryName, encrypted: Bool) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO uploads(id, repository, encrypted, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [id, repository.value, encrypted, Self.now, Self.now])
+        }
+    }
+
+    /// The repository of an upload session and whether its file is encrypted.
+    package func upload(id: String) async throws -> (repository: String, encrypted: Bool)? {
+        try await pool.read { db -> (repository: String, encrypted: Bool)? in
+            try Row.fetchOne(db, sql: "SELECT repository, encrypted FROM uploads WHERE id = ?", arguments: [id])
+                .map { (repository: $0[0], encrypted: $0[1]) }
+        }
+    }
+
+    /// Every upload session, for key rotation.
+    package func uploadIDs() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM uploads WHERE encrypted ORDER BY id") }
+    }
+
+    /// Every blob with its size, in digest order, `limit` at a time after `last`.
+    package func blobs(after last: String, limit: Int) async throws -> [(digest: String, size: Int64)] {
         try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT repository FROM uploads WHERE id = ?", arguments: [id])
+            try Row.fetchAll(
+                db, sql: "SELECT digest, size FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?",
+                arguments: [last, limit]
+            ).map { (digest: $0[0] as String, size: $0[1] as Int64) }
         }
     }
 

@@ -56,8 +56,7 @@ extension Registry {
         if let bytes = manifestCache[record.digest] {
             return StoredManifest(digest: record.digest, mediaType: record.mediaType, bytes: bytes)
         }
-        guard let bytes = try await blobs.readAll(record.digest, limit: max(configuration.maxManifestBytes, Int(record.size)))
-        else {
+        guard let bytes = try await blobs.readAll(record.digest, size: record.size) else {
             logger.error("manifest is in the metadata but missing on disk", metadata: ["digest": "\(record.digest)"])
             throw RegistryError.manifestUnknown(reference.description)
         }

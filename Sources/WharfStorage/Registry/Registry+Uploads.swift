@@ -8,14 +8,11 @@ extension Registry {
     /// Opens an upload session; its id is a random UUID, which names the upload file too.
     package func startUpload(_ repository: RepositoryName, algorithm: Digest.Algorithm = .sha256) async throws -> String {
         let id = UUID().uuidString.lowercased()
-        let path = blobs.uploadPath(id)
-        try await blockingIO {
-            try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_EXCL).close()
-        }
+        let encrypted = try await blobs.createUpload(id)
         do {
-            try await metadata.insertUpload(id: id, repository: repository)
+            try await metadata.insertUpload(id: id, repository: repository, encrypted: encrypted)
         } catch {
-            FileSystem.remove(path)
+            blobs.removeUpload(id)
             throw error
         }
         uploads.insert(id, .init(size: 0, hasher: DigestHasher(algorithm)))
@@ -24,11 +21,11 @@ extension Registry {
 
     /// The bytes received so far.
     package func uploadSize(_ repository: RepositoryName, _ id: String) async throws -> Int64 {
-        try await checkSession(repository, id)
+        let encrypted = try await checkSession(repository, id)
         if let size = uploads.size(id) { return size }
-        let path = blobs.uploadPath(id)
-        guard let size = try await blockingIO({ FileSystem.size(path) }) else { throw RegistryError.blobUploadUnknown(id) }
-        return size
+        let file = try await openUploadFile(id, encrypted: encrypted)
+        defer { file.close() }
+        return file.size
     }
 
     /// Appends a body to the session. `start` (from `Content-Range`) must equal the bytes received so far,
@@ -36,13 +33,13 @@ extension Registry {
     package func appendUpload<Body: AsyncSequence>(
         _ repository: RepositoryName, _ id: String, start: Int64?, length: Int64?, body: Body
     ) async throws -> Int64 where Body.Element == ByteBuffer {
-        try await withSession(repository, id) { state in
+        try await withSession(repository, id) { state, file in
             if let start, start != state.size {
                 throw RangeMismatch(size: state.size)
             }
             let before = state.size
             let outcome = try await UploadFile.append(
-                body, to: blobs.uploadPath(id), at: state.size, hasher: state.hasher, limit: configuration.maxBlobBytes)
+                body, to: file, hasher: state.hasher, limit: configuration.maxBlobBytes)
             state = UploadSessions.State(size: outcome.size, hasher: outcome.hasher)
             if let length, outcome.size - before != length {
                 // withSession truncates the file back to where the chunk started.
@@ -57,25 +54,28 @@ extension Registry {
     package func completeUpload<Body: AsyncSequence>(
         _ repository: RepositoryName, _ id: String, digest: Digest, body: Body?
     ) async throws where Body.Element == ByteBuffer {
-        try await withSession(repository, id) { state in
+        try await withSession(repository, id) { state, file in
             if let body {
                 let outcome = try await UploadFile.append(
-                    body, to: blobs.uploadPath(id), at: state.size, hasher: state.hasher,
-                    limit: configuration.maxBlobBytes)
+                    body, to: file, hasher: state.hasher, limit: configuration.maxBlobBytes)
                 state = UploadSessions.State(size: outcome.size, hasher: outcome.hasher)
             }
             let actual =
                 if let hasher = state.hasher, hasher.algorithm == digest.algorithm {
                     hasher.finalize()
                 } else {
-                    try await blobs.hash(upload: id, algorithm: digest.algorithm)
+                    try await blockingIO { () throws -> Digest in
+                        var hasher = DigestHasher(digest.algorithm)
+                        try file.read { hasher.update($0) }
+                        return hasher.finalize()
+                    }
                 }
             guard actual == digest else {
                 try await discard(id)
                 throw RegistryError.digestInvalid("provided digest did not match uploaded content", detail: digest.description)
             }
             try await gate.shared { [size = state.size] in
-                try await self.blobs.commit(upload: id, as: digest)
+                try await self.blobs.commit(upload: id, file: file, as: digest, size: size)
                 try await self.metadata.finishUpload(id: id, repository, digest, size: size)
             }
             return .ended
@@ -83,7 +83,7 @@ extension Registry {
     }
 
     package func cancelUpload(_ repository: RepositoryName, _ id: String) async throws {
-        try await withSession(repository, id) { _ in
+        try await withSession(repository, id) { _, _ in
             try await discard(id)
             return .ended
         }
@@ -104,43 +104,52 @@ extension Registry {
     }
 
     private func discard(_ id: String) async throws {
-        try await blockingIO { [path = blobs.uploadPath(id)] in FileSystem.remove(path) }
+        blobs.removeUpload(id)
         try await metadata.deleteUpload(id: id)
     }
 
-    private func checkSession(_ repository: RepositoryName, _ id: String) async throws {
-        guard try await metadata.uploadRepository(id: id) == repository.value else {
+    /// Checks that the session belongs to the repository; returns whether its file is encrypted.
+    private func checkSession(_ repository: RepositoryName, _ id: String) async throws -> Bool {
+        guard let session = try await metadata.upload(id: id), session.repository == repository.value else {
+            throw RegistryError.blobUploadUnknown(id)
+        }
+        return session.encrypted
+    }
+
+    private func openUploadFile(_ id: String, encrypted: Bool) async throws -> any UploadSink {
+        do {
+            return try await blobs.openUpload(id, encrypted: encrypted)
+        } catch let error as RegistryError where error.code == .internalError && FileSystem.size(blobs.uploadPath(id)) == nil {
             throw RegistryError.blobUploadUnknown(id)
         }
     }
 
     private enum SessionAfter { case open, ended }
 
-    /// Runs `body` with exclusive use of the session and returns the session's state after it.
+    /// Runs `body` with exclusive use of the session and its open file; returns the session's state after it.
     @discardableResult
     private func withSession(
         _ repository: RepositoryName, _ id: String,
-        _ body: (inout UploadSessions.State) async throws -> SessionAfter
+        _ body: (inout UploadSessions.State, any UploadSink) async throws -> SessionAfter
     ) async throws -> UploadSessions.State {
-        try await checkSession(repository, id)
-        var state: UploadSessions.State
-        if let cached = try uploads.checkOut(id) {
-            state = cached
-        } else {
-            // Known on disk only: the server restarted since the last request of this session.
-            guard uploads.checkOutRecovered(id) else {
-                throw RegistryError.blobUploadInvalid("another request is writing to this upload", status: 409)
-            }
-            let path = blobs.uploadPath(id)
-            guard let size = try await blockingIO({ FileSystem.size(path) }) else {
-                uploads.remove(id)
-                throw RegistryError.blobUploadUnknown(id)
-            }
-            state = .init(size: size, hasher: nil)
+        let encrypted = try await checkSession(repository, id)
+        let cached = try uploads.checkOut(id)
+        // Known on disk only: the server restarted since the last request of this session.
+        guard cached != nil || uploads.checkOutRecovered(id) else {
+            throw RegistryError.blobUploadInvalid("another request is writing to this upload", status: 409)
         }
+        let file: any UploadSink
+        do {
+            file = try await openUploadFile(id, encrypted: encrypted)
+        } catch {
+            if let cached { uploads.checkIn(id, cached) } else { uploads.remove(id) }
+            throw error
+        }
+        defer { file.close() }
+        var state = cached ?? .init(size: file.size, hasher: nil)
         let before = state
         do {
-            switch try await body(&state) {
+            switch try await body(&state, file) {
             case .open: uploads.checkIn(id, state)
             case .ended: uploads.remove(id)
             }
@@ -155,10 +164,8 @@ extension Registry {
         } catch {
             // A failure after a last chunk was appended (at commit, say) must not leave bytes the client was
             // never acknowledged for: the session goes back to where it stood.
-            if state.size != before.size {
-                try? await blockingIO { [path = blobs.uploadPath(id)] in
-                    try FileDescriptor.open(path, flags: O_WRONLY).truncate(to: before.size)
-                }
+            if file.size != before.size {
+                try? await blockingIO { try file.rollback(to: before.size) }
             }
             uploads.checkIn(id, before)
             throw error

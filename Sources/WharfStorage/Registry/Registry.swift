@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 import WharfCore
 
 /// Settings of the storage layer.
@@ -10,11 +11,28 @@ package struct StorageConfiguration: Sendable {
     package var maxManifestBytes: Int
     /// The largest blob accepted, in bytes; nil for no limit.
     package var maxBlobBytes: Int64?
+    /// Where master keys come from; nil to write files in plain text.
+    package var encryption: EncryptionSettings?
 
-    package init(dataDirectory: String, maxManifestBytes: Int = 4 << 20, maxBlobBytes: Int64? = nil) {
+    package init(
+        dataDirectory: String, maxManifestBytes: Int = 4 << 20, maxBlobBytes: Int64? = nil,
+        encryption: EncryptionSettings? = nil
+    ) {
         self.dataDirectory = dataDirectory
         self.maxManifestBytes = maxManifestBytes
         self.maxBlobBytes = maxBlobBytes
+        self.encryption = encryption
+    }
+}
+
+package struct EncryptionSettings: Sendable {
+    package var provider: any MasterKeyProvider
+    /// Whether a provider holding no key may be given one (the embedded default: a key file in the data directory).
+    package var createFirstKey: Bool
+
+    package init(provider: any MasterKeyProvider, createFirstKey: Bool) {
+        self.provider = provider
+        self.createFirstKey = createFirstKey
     }
 }
 
@@ -24,20 +42,31 @@ package struct StorageConfiguration: Sendable {
 /// safely: content is durable before any metadata names it.
 package final class Registry: Sendable {
     package let configuration: StorageConfiguration
-    let blobs: FileBlobStore
+    package let blobs: FileBlobStore
     let metadata: MetadataStore
     let uploads = UploadSessions()
     let manifestCache: ManifestCache
     let gate = CommitGate()
+    /// Set while a key rotation or an in-place encryption runs: they are exclusive.
+    let keyWork = Mutex(false)
     let recentlyUsed = RecentlyUsedBlobs()
-    let logger: Logger
+    package let logger: Logger
 
+    /// Opens the store. With encryption configured, its master keys must include every key the store uses, and
+    /// every file written from now on is encrypted.
     package init(configuration: StorageConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         try FileSystem.makeDirectory(configuration.dataDirectory)
-        blobs = try FileBlobStore(root: configuration.dataDirectory)
         metadata = try MetadataStore(path: configuration.dataDirectory + "/wharf.db")
+        var encryption: BlobEncryption?
+        if let settings = configuration.encryption {
+            encryption = try BlobEncryption(
+                provider: settings.provider, createFirstKey: settings.createFirstKey,
+                recorded: try metadata.masterKeyIDs(), logger: logger)
+            try metadata.recordMasterKey(encryption!.active.id)
+        }
+        blobs = try FileBlobStore(root: configuration.dataDirectory, encryption: encryption)
         manifestCache = ManifestCache(capacityBytes: 64 << 20)
     }
 
@@ -58,13 +87,9 @@ package final class Registry: Sendable {
     /// Opens a blob the repository may read; its file must have the size the metadata records.
     package func openBlob(_ repository: RepositoryName, _ digest: Digest) async throws -> BlobFile {
         let size = try await blobSize(repository, digest)
-        guard let file = try await blobs.open(digest) else {
+        guard let file = try await blobs.open(digest, size: size) else {
             logger.error("blob is in the metadata but missing on disk", metadata: ["digest": "\(digest)"])
             throw RegistryError.blobUnknown(digest.description)
-        }
-        guard file.size == size else {
-            file.close()
-            throw RegistryError.internalError("blob \(digest) has an unexpected size on disk")
         }
         return file
     }
@@ -110,6 +135,14 @@ package final class Registry: Sendable {
     package func referrers(_ repository: RepositoryName, of digest: Digest, artifactType: String?) async throws
         -> [Descriptor]
     {
-        try await metadata.referrers(repository, of: digest, artifactType: artifactType)
+        var referrers = try await metadata.referrers(repository, of: digest, artifactType: artifactType)
+        for index in referrers.indices {
+            // A referrer deleted meanwhile is listed without annotations rather than failing the listing.
+            guard let reference = try? Digest(referrers[index].digest),
+                let stored = try? await manifest(repository, .digest(reference))
+            else { continue }
+            referrers[index].annotations = try? Manifest(parsing: stored.bytes, contentType: stored.mediaType).annotations
+        }
+        return referrers
     }
 }

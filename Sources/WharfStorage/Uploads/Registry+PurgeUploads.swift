@@ -12,18 +12,23 @@ extension Registry {
     package func purgeUploads(olderThan ttl: Duration) async throws -> Int {
         let directory = blobs.root + "/uploads"
         let cutoff = Date().timeIntervalSince1970 - Double(ttl.components.seconds)
+        // A session is its file and, when encrypted, a `.tail` beside it: the newest of them dates the session.
         let stale = try await blockingIO { () -> [String] in
-            FileSystem.list(directory).filter { name in
+            var newest = [String: Double]()
+            for name in FileSystem.list(directory) {
                 var info = stat()
-                guard stat(directory + "/" + name, &info) == 0 else { return false }
-                return Double(info.st_mtim.tv_sec) < cutoff
+                guard stat(directory + "/" + name, &info) == 0 else { continue }
+                let id = String(name.prefix(while: { $0 != "." }))
+                newest[id] = max(newest[id] ?? 0, Double(info.st_mtim.tv_sec))
             }
+            return newest.filter { $0.value < cutoff }.map(\.key)
         }
         var removed = 0
-        for name in stale where uploads.claim(name) {
-            FileSystem.remove(directory + "/" + name)
-            try await metadata.deleteUpload(id: name)
-            uploads.remove(name)
+        for id in stale where uploads.claim(id) {
+            blobs.removeUpload(id)
+            FileSystem.remove(blobs.uploadPath(id) + ".tail.new")
+            try await metadata.deleteUpload(id: id)
+            uploads.remove(id)
             removed += 1
         }
         if removed > 0 { logger.info("purged stale upload sessions", metadata: ["count": "\(removed)"]) }

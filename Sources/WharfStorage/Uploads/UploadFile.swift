@@ -1,15 +1,11 @@
 import NIOCore
 import WharfCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-/// Appends a streamed request body to an upload file, hashing as it goes.
+/// Appends a streamed request body to an upload session's file, hashing as it goes.
 ///
 /// Bytes are gathered into writes of up to `batchSize` so that a fast client costs one thread-pool hop per
-/// megabyte, not per network read. On any failure the file is truncated back to where it started, so a
-/// session's size always equals the bytes acknowledged to the client.
+/// megabyte, not per network read. On any failure the file goes back to where it started, so a session's size
+/// always equals the bytes acknowledged to the client.
 enum UploadFile {
     static let batchSize = 1 << 20
 
@@ -19,22 +15,20 @@ enum UploadFile {
     }
 
     static func append<Body: AsyncSequence>(
-        _ body: Body, to path: String, at start: Int64, hasher: DigestHasher?, limit: Int64?
+        _ body: Body, to sink: any UploadSink, hasher: DigestHasher?, limit: Int64?
     ) async throws -> Outcome where Body.Element == ByteBuffer {
-        let file = try await blockingIO { try FileDescriptor.open(path, flags: O_WRONLY) }
-        defer { file.close() }
+        let start = sink.size
         var outcome = Outcome(size: start, hasher: hasher)
         var pending = ByteBuffer()
         func flush() async throws {
             guard pending.readableBytes > 0 else { return }
             let batch = pending
-            let offset = outcome.size
             let hasher = outcome.hasher
             outcome.hasher = try await blockingIO { () throws -> DigestHasher? in
                 var hasher = hasher
                 try batch.withUnsafeReadableBytes { raw in
                     hasher?.update(raw)
-                    try file.write(raw, at: offset)
+                    try sink.append(raw)
                 }
                 return hasher
             }
@@ -55,8 +49,9 @@ enum UploadFile {
                 if pending.readableBytes >= batchSize { try await flush() }
             }
             try await flush()
+            try await blockingIO { try sink.finish() }
         } catch {
-            try? await blockingIO { try file.truncate(to: start) }
+            try? await blockingIO { try sink.rollback(to: start) }
             throw error
         }
         return outcome

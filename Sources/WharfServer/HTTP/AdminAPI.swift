@@ -1,0 +1,60 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import WharfCore
+import WharfStorage
+
+/// The management API under `/api/v1/` (admin-only once access control exists):
+///
+///     POST   /api/v1/gc[?dryRun=true]            garbage collection now
+///     GET    /api/v1/keys                        which master key wraps how many data keys
+///     POST   /api/v1/keys/rotate[?newKey=false]  re-wrap every data key with a new (or the current) active key
+///     DELETE /api/v1/keys/<id>                   retire a master key that wraps nothing
+///     POST   /api/v1/keys/encrypt-existing       encrypt blobs stored in plain text, in place
+struct AdminAPI: Sendable {
+    let registry: Registry
+    let metrics: RegistryMetrics
+    let gcGrace: Duration
+
+    /// nil when the path is not one of this API's.
+    func respond(to request: Request) async throws -> Response? {
+        let path = request.uri.path
+        guard path.hasPrefix("/api/v1/") else { return nil }
+        switch (path, request.method) {
+        case ("/api/v1/gc", .post):
+            let report = try await registry.collectGarbage(grace: gcGrace, dryRun: flag(request, "dryRun", default: false))
+            metrics.recordGarbageCollection(report)
+            return try Self.json(report)
+        case ("/api/v1/keys", .get):
+            return try Self.json(try await registry.keyStatus())
+        case ("/api/v1/keys/rotate", .post):
+            return try Self.json(try await registry.rotateKeys(newKey: flag(request, "newKey", default: true)))
+        case ("/api/v1/keys/encrypt-existing", .post):
+            return try Self.json(try await registry.encryptExisting())
+        case (_, .delete) where path.hasPrefix("/api/v1/keys/"):
+            let id = String(path.dropFirst("/api/v1/keys/".count))
+            guard !id.isEmpty, id.allSatisfy(\.isHexDigit) else {
+                throw RegistryError(.unsupported, status: 404, "no such key", detail: String(id.prefix(64)))
+            }
+            try await registry.retireKey(id)
+            return Response(status: .noContent)
+        default:
+            return nil
+        }
+    }
+
+    private func flag(_ request: Request, _ name: String, default value: Bool) -> Bool {
+        guard let text = request.uri.queryParameters[name[...]] else { return value }
+        return ["true", "1"].contains(String(text))
+    }
+
+    private static func json(_ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = try encoder.encode(value)
+        return Response(
+            status: .ok, headers: DistributionAPI.jsonHeaders(length: body.count),
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

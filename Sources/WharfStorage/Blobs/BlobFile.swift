@@ -1,0 +1,67 @@
+import Crypto
+import Foundation
+import NIOCore
+import WharfCore
+
+/// An open committed blob, read in ranges; an encrypted one is decrypted chunk by chunk, only the chunks a read
+/// touches.
+package struct BlobFile: Sendable {
+    fileprivate let file: FileDescriptor
+    let digest: WharfCore.Digest
+    /// The blob's size (of its plaintext).
+    package let size: Int64
+    /// nil for a blob stored in plain text.
+    let dataKey: SymmetricKey?
+    private static let allocator = ByteBufferAllocator()
+
+    init(file: FileDescriptor, digest: WharfCore.Digest, size: Int64, dataKey: SymmetricKey?) {
+        self.file = file
+        self.digest = digest
+        self.size = size
+        self.dataKey = dataKey
+    }
+
+    package var isEncrypted: Bool { dataKey != nil }
+
+    /// Up to `count` bytes at `offset`; fewer only at the end. Throws rather than return bytes that do not
+    /// authenticate.
+    package func read(at offset: Int64, count: Int) async throws -> ByteBuffer {
+        let file = file
+        guard let dataKey else {
+            return try await blockingIO { try file.read(count: count, at: offset, allocator: Self.allocator) }
+        }
+        let end = min(offset + Int64(count), size)
+        guard offset < end else { return Self.allocator.buffer(capacity: 0) }
+        return try await blockingIO { [digest] () throws -> ByteBuffer in
+            let chunkSize = Int64(EncryptedLayout.chunkSize)
+            let first = offset / chunkSize
+            let last = (end - 1) / chunkSize
+            let start = EncryptedLayout.offset(ofChunk: first)
+            let sealed = try file.read(
+                count: Int(EncryptedLayout.offset(ofChunk: last + 1) - start), at: start, allocator: Self.allocator)
+            var output = Self.allocator.buffer(capacity: Int(end - offset))
+            try sealed.withUnsafeReadableBytes { raw in
+                for index in first...last {
+                    let from = Int(EncryptedLayout.offset(ofChunk: index) - start)
+                    let to = min(from + EncryptedLayout.stride, raw.count)
+                    let plain: Data
+                    do {
+                        plain = try EncryptedLayout.open(
+                            UnsafeRawBufferPointer(rebasing: raw[min(from, to)..<to]), index: index, key: dataKey)
+                    } catch {
+                        throw RegistryError.internalError(
+                            "blob \(digest): chunk \(index) does not authenticate; its file was altered or damaged")
+                    }
+                    let chunkStart = index * chunkSize
+                    let lower = Int(max(offset, chunkStart) - chunkStart)
+                    let upper = Int(min(end, chunkStart + Int64(plain.count)) - chunkStart)
+                    guard lower <= upper else { throw RegistryError.internalError("blob \(digest) ends early on disk") }
+                    output.writeBytes(plain[plain.startIndex + lower..<plain.startIndex + upper])
+                }
+            }
+            return output
+        }
+    }
+
+    package func close() { file.close() }
+}

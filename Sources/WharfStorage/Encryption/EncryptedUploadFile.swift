@@ -1,0 +1,192 @@
+import Crypto
+import Foundation
+import NIOCore
+import WharfCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An encrypted upload file: header and whole sealed chunks in `<path>`, the partial last chunk sealed in
+/// `<path>.tail`.
+///
+/// No sealed chunk is ever rewritten in place. Appending seals whole chunks after the last one, and the partial
+/// remainder replaces the tail file atomically (a new random nonce each time), so a crash in the middle of a
+/// write never damages bytes already acknowledged, and no nonce is used twice under one key. On completion the
+/// tail becomes the last chunk and the data key is re-wrapped bound to the digest (`complete`).
+final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
+    private let path: String
+    private let file: FileDescriptor
+    private let dataKey: SymmetricKey
+    private var header: BlobHeader
+    /// Whole chunks in the file.
+    private var chunks: Int64
+    /// Plaintext of the partial last chunk.
+    private var carry: [UInt8]
+
+    var size: Int64 { chunks * Int64(EncryptedLayout.chunkSize) + Int64(carry.count) }
+    private var tailPath: String { path + ".tail" }
+
+    /// Creates the file with its header: a new data key wrapped by the active master key.
+    static func create(_ path: String, binding: KeyBinding, keys: BlobEncryption) throws
+        -> EncryptedUploadFile
+    {
+        let dataKey = BlobEncryption.newDataKey()
+        let header = try BlobHeader.new(dataKey: dataKey, binding: binding, master: keys.active)
+        let file = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_EXCL)
+        do {
+            try header.encoded.withUnsafeBytes { raw in try file.write(raw, at: 0) }
+        } catch {
+            file.close()
+            FileSystem.remove(path)
+            throw error
+        }
+        return EncryptedUploadFile(path: path, file: file, dataKey: dataKey, header: header, chunks: 0, carry: [])
+    }
+
+    /// Opens the session `id`: whole chunks up to the last complete one, and the tail when it continues them.
+    /// Bytes of an append that a crash cut short are dropped; they were never acknowledged.
+    static func open(_ path: String, upload id: String, keys: BlobEncryption) throws -> EncryptedUploadFile {
+        let file = try FileDescriptor.open(path, flags: O_RDWR)
+        do {
+            let header = try BlobHeader(parsing: try file.readExactly(BlobHeader.size, at: 0), path: path)
+            let dataKey = try header.dataKey(binding: .upload(id), keys: keys).key
+            let body = try file.size() - Int64(BlobHeader.size)
+            let chunks = body / Int64(EncryptedLayout.stride)
+            if body % Int64(EncryptedLayout.stride) != 0 { try file.truncate(to: EncryptedLayout.offset(ofChunk: chunks)) }
+            let upload = EncryptedUploadFile(
+                path: path, file: file, dataKey: dataKey, header: header, chunks: chunks, carry: [])
+            upload.carry = try upload.readTail(index: chunks)
+            return upload
+        } catch {
+            file.close()
+            throw error
+        }
+    }
+
+    private init(
+        path: String, file: FileDescriptor, dataKey: SymmetricKey, header: BlobHeader, chunks: Int64, carry: [UInt8]
+    ) {
+        self.path = path
+        self.file = file
+        self.dataKey = dataKey
+        self.header = header
+        self.chunks = chunks
+        self.carry = carry
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        let chunkSize = EncryptedLayout.chunkSize
+        var sealed = [UInt8]()
+        sealed.reserveCapacity((carry.count + bytes.count) / chunkSize * EncryptedLayout.stride)
+        var rest = bytes[...]
+        let first = chunks
+        var next = chunks
+        if !carry.isEmpty {
+            let take = min(chunkSize - carry.count, rest.count)
+            carry += rest.prefix(take)
+            rest = rest.dropFirst(take)
+            if carry.count == chunkSize {
+                try carry.withUnsafeBytes { raw in
+                    try EncryptedLayout.seal(raw, index: next, key: dataKey, into: &sealed)
+                }
+                carry = []
+                next += 1
+            }
+        }
+        while rest.count >= chunkSize {
+            try EncryptedLayout.seal(
+                UnsafeRawBufferPointer(rebasing: rest.prefix(chunkSize)), index: next, key: dataKey, into: &sealed)
+            rest = rest.dropFirst(chunkSize)
+            next += 1
+        }
+        carry += rest
+        try sealed.withUnsafeBytes { raw in
+            try file.write(raw, at: EncryptedLayout.offset(ofChunk: first))
+        }
+        chunks = next
+    }
+
+    /// Replaces the tail file with the partial last chunk (or removes it when there is none).
+    func finish() throws {
+        guard !carry.isEmpty else {
+            FileSystem.remove(tailPath)
+            return
+        }
+        var bytes = withUnsafeBytes(of: UInt64(chunks).bigEndian) { Array($0) }
+        try carry.withUnsafeBytes { raw in
+            try EncryptedLayout.seal(raw, index: chunks, key: dataKey, into: &bytes)
+        }
+        let temp = tailPath + ".new"
+        let tail = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        defer { tail.close() }
+        try bytes.withUnsafeBytes { raw in try tail.write(raw, at: 0) }
+        guard rename(temp, tailPath) == 0 else { throw posixError("rename", tailPath) }
+    }
+
+    func rollback(to size: Int64) throws {
+        let chunkSize = Int64(EncryptedLayout.chunkSize)
+        let index = size / chunkSize
+        let kept = Int(size % chunkSize)
+        let partial = index < chunks ? try readChunk(index) : carry
+        carry = Array(partial.prefix(kept))
+        chunks = index
+        try finish()
+        try file.truncate(to: EncryptedLayout.offset(ofChunk: index))
+    }
+
+    func read(_ body: (UnsafeRawBufferPointer) -> Void) throws {
+        for index in 0..<chunks { try readChunk(index).withUnsafeBytes { body($0) } }
+        carry.withUnsafeBytes { body($0) }
+    }
+
+    /// Seals the partial last chunk into the file, binds the data key to what the upload turned out to be (when
+    /// it was bound to the session) and makes the file durable. The tail file is left for the caller to remove
+    /// once the blob is in place.
+    func complete(as binding: KeyBinding, keys: BlobEncryption) throws {
+        if !carry.isEmpty {
+            var sealed = [UInt8]()
+            try carry.withUnsafeBytes { raw in
+                try EncryptedLayout.seal(raw, index: chunks, key: dataKey, into: &sealed)
+            }
+            try sealed.withUnsafeBytes { raw in
+                try file.write(raw, at: EncryptedLayout.offset(ofChunk: chunks))
+            }
+        }
+        if case .upload = binding {
+        } else {
+            let slot = try header.wrap(dataKey, binding: binding, master: keys.active)
+            try header.encoded(slot: slot).withUnsafeBytes { raw in
+                try file.write(raw, at: BlobHeader.offset(ofSlot: slot))
+            }
+        }
+        try file.sync()
+    }
+
+    func close() { file.close() }
+
+    private func readChunk(_ index: Int64) throws -> [UInt8] {
+        let sealed = try file.readExactly(EncryptedLayout.stride, at: EncryptedLayout.offset(ofChunk: index))
+        return try Self.open(sealed, index: index, key: dataKey, path: path)
+    }
+
+    private func readTail(index: Int64) throws -> [UInt8] {
+        guard let tail = try FileDescriptor.openForReading(tailPath) else { return [] }
+        defer { tail.close() }
+        let bytes = Array(try tail.read(count: 8 + EncryptedLayout.stride, at: 0, allocator: .init()).readableBytesView)
+        guard bytes.count > 8, bytes[0..<8].reduce(0, { $0 << 8 | Int64($1) }) == index else { return [] }
+        return try Self.open(Array(bytes[8...]), index: index, key: dataKey, path: tailPath)
+    }
+
+    private static func open(_ sealed: [UInt8], index: Int64, key: SymmetricKey, path: String) throws
+        -> [UInt8]
+    {
+        do {
+            return try sealed.withUnsafeBytes { raw throws(ChunkAuthenticationFailed) in
+                Array(try EncryptedLayout.open(raw, index: index, key: key))
+            }
+        } catch {
+            throw RegistryError.internalError("\(path): chunk \(index) does not authenticate")
+        }
+    }
+}

@@ -1,0 +1,264 @@
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import WharfCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Which master key wraps how many data keys.
+package struct KeyStatus: Codable, Sendable {
+    package var active: String
+    /// Master key id → blob files and upload sessions whose data key it wraps.
+    package var keys: [String: Int] = [:]
+    /// Blob files stored in plain text (written before encryption was on).
+    package var unencrypted = 0
+    /// Files whose header no key opens: damaged (fsck tells more).
+    package var unreadable: [String] = []
+}
+
+package struct RotationReport: Codable, Sendable {
+    package var active: String
+    package var rewrapped = 0
+    package var alreadyCurrent = 0
+    /// Upload sessions busy with a request through every attempt; the next rotation takes them.
+    package var skippedUploads: [String] = []
+}
+
+package struct EncryptExistingReport: Codable, Sendable {
+    package var encrypted = 0
+    package var bytes: Int64 = 0
+    package var alreadyEncrypted = 0
+    /// Plain files whose bytes do not match their digest: left as they are for fsck.
+    package var corrupt: [String] = []
+}
+
+extension Registry {
+    private static let pageSize = 500
+
+    private var encryption: BlobEncryption {
+        get throws {
+            guard let encryption = blobs.encryption else {
+                throw RegistryError(.unsupported, status: 409, "encryption is off in this registry's configuration")
+            }
+            return encryption
+        }
+    }
+
+    /// Re-wraps every data key (blobs and upload sessions) with the active master key, online: content is not
+    /// re-encrypted, and pushes and pulls go on. With `newKey`, the provider first brings in a new active key.
+    package func rotateKeys(newKey: Bool) async throws -> RotationReport {
+        let encryption = try encryption
+        return try await exclusiveKeyWork {
+            if newKey { _ = try encryption.addActiveKey() } else { try encryption.reload() }
+            let active = encryption.active
+            try await self.metadata.recordMasterKey(active.id)
+            self.logger.notice("key rotation started", metadata: ["active": "\(active.id)"])
+            var report = RotationReport(active: active.id)
+            // A second pass catches files whose key was wrapped just before the new key became active.
+            for _ in 0..<2 {
+                try await self.forEachBlob { digest, size in
+                    let path = self.blobs.path(of: digest)
+                    switch try await blockingIO({ try Self.rewrap(path, .blob(digest, size: size), size: size, encryption) }) {
+                    case .rewrapped: report.rewrapped += 1
+                    case .current: report.alreadyCurrent += 1
+                    case .absent: break
+                    }
+                }
+            }
+            var pending = try await self.metadata.uploadIDs()
+            for attempt in 0..<50 where !pending.isEmpty {
+                if attempt > 0 { try await Task.sleep(for: .milliseconds(100)) }
+                pending = try await pending.asyncFilter { id in
+                    guard let rewrapped = try await self.rewrapUpload(id, encryption) else { return true }
+                    if rewrapped { report.rewrapped += 1 } else { report.alreadyCurrent += 1 }
+                    return false
+                }
+            }
+            report.skippedUploads = pending
+            self.logger.notice(
+                "key rotation finished",
+                metadata: ["active": "\(active.id)", "rewrapped": "\(report.rewrapped)", "skipped": "\(pending.count)"])
+            return report
+        }
+    }
+
+    /// Which master key wraps how many blobs and upload sessions.
+    package func keyStatus() async throws -> KeyStatus {
+        let encryption = try encryption
+        var status = KeyStatus(active: encryption.active.id)
+        for id in encryption.keyIDs { status.keys[id] = 0 }
+        func count(_ path: String, _ binding: KeyBinding, size: Int64?) async throws {
+            switch try await blockingIO({ try Self.wrappingKey(path, binding, size: size, encryption) }) {
+            case .key(let id): status.keys[id, default: 0] += 1
+            case .plain: status.unencrypted += 1
+            case .unreadable: status.unreadable.append(path)
+            case .absent: break
+            }
+        }
+        try await forEachBlob { digest, size in try await count(blobs.path(of: digest), .blob(digest, size: size), size: size) }
+        for id in try await metadata.uploadIDs() { try await count(blobs.uploadPath(id), .upload(id), size: nil) }
+        return status
+    }
+
+    /// Forgets a master key that wraps nothing any more.
+    package func retireKey(_ id: String) async throws {
+        let encryption = try encryption
+        try await exclusiveKeyWork {
+            guard id != encryption.active.id else {
+                throw RegistryError(.denied, status: 409, "key \(id) is the active key; rotate to another key first")
+            }
+            let users = try await self.keyStatus().keys[id] ?? 0
+            guard users == 0 else {
+                throw RegistryError(
+                    .denied, status: 409, "key \(id) still wraps \(users) data key(s); run wharf keys rotate first")
+            }
+            if encryption.keyIDs.contains(id) { try encryption.provider.retire(id) }
+            try encryption.reload()
+            try await self.metadata.forgetMasterKey(id)
+            self.logger.notice("master key retired", metadata: ["key": "\(id)"])
+        }
+    }
+
+    /// Encrypts, in place, every blob stored in plain text. Each blob is written encrypted beside its plain file
+    /// and renamed over it, so a crash at any moment leaves either the whole plain file or the whole encrypted one,
+    /// and both read back (the file's size tells which it is).
+    package func encryptExisting() async throws -> EncryptExistingReport {
+        _ = try encryption
+        return try await exclusiveKeyWork {
+            var report = EncryptExistingReport()
+            try await self.forEachBlob { digest, size in
+                let path = self.blobs.path(of: digest)
+                guard FileSystem.size(path) == size else {
+                    report.alreadyEncrypted += 1
+                    return
+                }
+                guard try await self.encryptInPlace(digest, size: size) else {
+                    report.corrupt.append(digest.description)
+                    return
+                }
+                report.encrypted += 1
+                report.bytes += size
+            }
+            self.logger.notice(
+                "encrypted existing blobs", metadata: ["blobs": "\(report.encrypted)", "bytes": "\(report.bytes)"])
+            return report
+        }
+    }
+
+    // MARK: Helpers
+
+    private func exclusiveKeyWork<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let started = keyWork.withLock { running in
+            defer { running = true }
+            return !running
+        }
+        guard started else {
+            throw RegistryError(.denied, status: 409, "a key rotation or encryption is already running")
+        }
+        defer { keyWork.withLock { $0 = false } }
+        return try await body()
+    }
+
+    private func forEachBlob(_ body: (Digest, Int64) async throws -> Void) async throws {
+        var last = ""
+        while true {
+            let page = try await metadata.blobs(after: last, limit: Self.pageSize)
+            for (digest, size) in page { try await body(try Digest(digest), size) }
+            guard let next = page.last?.digest else { return }
+            last = next
+        }
+    }
+
+    /// Re-wraps an upload session's key unless a request is writing to it (nil: try again later).
+    private func rewrapUpload(_ id: String, _ encryption: BlobEncryption) async throws -> Bool? {
+        let cached = try? uploads.checkOut(id)
+        guard cached != nil || uploads.checkOutRecovered(id) else { return nil }
+        defer { if let cached { uploads.checkIn(id, cached) } else { uploads.remove(id) } }
+        let path = blobs.uploadPath(id)
+        return try await blockingIO { try Self.rewrap(path, .upload(id), size: nil, encryption) } == .rewrapped
+    }
+
+    private enum RewrapOutcome: Sendable { case rewrapped, current, absent }
+
+    /// Wraps the file's data key with the active master key, into the header's older slot.
+    private static func rewrap(_ path: String, _ binding: KeyBinding, size: Int64?, _ encryption: BlobEncryption) throws
+        -> RewrapOutcome
+    {
+        guard let file = try? FileDescriptor.open(path, flags: O_RDWR) else { return .absent }
+        defer { file.close() }
+        if let size, try file.size() == size { return .absent }  // plain text: nothing to re-wrap
+        var header = try BlobHeader(parsing: try file.readExactly(BlobHeader.size, at: 0), path: path)
+        let (dataKey, keyID) = try header.dataKey(binding: binding, keys: encryption)
+        let active = encryption.active
+        guard keyID != active.id else { return .current }
+        let slot = try header.wrap(dataKey, binding: binding, master: active)
+        try header.encoded(slot: slot).withUnsafeBytes { try file.write($0, at: BlobHeader.offset(ofSlot: slot)) }
+        try file.sync()
+        return .rewrapped
+    }
+
+    private enum WrappingKey: Sendable { case key(String), plain, unreadable, absent }
+
+    private static func wrappingKey(_ path: String, _ binding: KeyBinding, size: Int64?, _ encryption: BlobEncryption)
+        throws -> WrappingKey
+    {
+        guard let file = try FileDescriptor.openForReading(path) else { return .absent }
+        defer { file.close() }
+        if let size, try file.size() == size { return .plain }
+        guard let header = try? BlobHeader(parsing: try file.readExactly(BlobHeader.size, at: 0), path: path) else {
+            return .unreadable
+        }
+        if let (_, keyID) = try? header.dataKey(binding: binding, keys: encryption) { return .key(keyID) }
+        // A key this process does not hold still counts, so that it is not retired while in use.
+        if let newest = header.newestKeyID, encryption.key(newest) == nil { return .key(newest) }
+        return .unreadable
+    }
+
+    /// Writes the plain blob encrypted beside itself, checks the digest on the way, and renames it into place.
+    /// False when the plain bytes do not match the digest.
+    private func encryptInPlace(_ digest: Digest, size: Int64) async throws -> Bool {
+        let target = blobs.path(of: digest)
+        let temp = blobs.uploadPath("encrypt-\(digest.hex)")
+        return try await blockingIO { [blobs] () throws -> Bool in
+            FileSystem.remove(temp)  // a crash's leftover
+            guard let source = try FileDescriptor.openForReading(target) else { return true }
+            defer { source.close() }
+            let file = try blobs.createFile(temp, binding: .blob(digest, size: size))
+            defer { file.close() }
+            do {
+                var hasher = DigestHasher(digest.algorithm)
+                var offset: Int64 = 0
+                while offset < size {
+                    let chunk = try source.read(count: 1 << 20, at: offset, allocator: .init())
+                    guard chunk.readableBytes > 0 else { break }
+                    try chunk.withUnsafeReadableBytes { raw in
+                        hasher.update(raw)
+                        try file.append(raw)
+                    }
+                    offset += Int64(chunk.readableBytes)
+                }
+                guard offset == size, hasher.finalize() == digest else {
+                    FileSystem.remove(temp)
+                    return false
+                }
+                try blobs.complete(file, as: .blob(digest, size: size))
+                try blobs.moveIntoPlace(temp, target)
+                return true
+            } catch {
+                FileSystem.remove(temp)
+                throw error
+            }
+        }
+    }
+}
+
+extension Array where Element: Sendable {
+    fileprivate func asyncFilter(_ isIncluded: (Element) async throws -> Bool) async rethrows -> [Element] {
+        var kept = [Element]()
+        for element in self where try await isIncluded(element) { kept.append(element) }
+        return kept
+    }
+}
