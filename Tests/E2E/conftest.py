@@ -26,16 +26,17 @@ def wharf_binary() -> str:
 class Server:
     """A `wharf serve` process with its own data directory."""
 
-    def __init__(self, data_dir: Path, extra_env=None):
+    def __init__(self, data_dir: Path, extra_env=None, log_level="warning"):
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
         self.data_dir = data_dir
         binary = wharf_binary()
         env = dict(os.environ, **(extra_env or {}))
-        self.log = open(data_dir.parent / f"wharf-{self.port}.log", "wb")
+        self.log_path = data_dir.parent / f"wharf-{self.port}.log"
+        self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [binary, "serve", "--listen", self.host, "--data-dir", str(data_dir), "--log-level", "warning"],
+            [binary, "serve", "--listen", self.host, "--data-dir", str(data_dir), "--log-level", log_level],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )
         deadline = time.time() + 30
