@@ -10,9 +10,10 @@ COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product wharf \
     && install -D "$(swift build -c release --show-bin-path)/wharf" /out/wharf
 
+# libssl3: the AES-GCM of at-rest encryption uses libcrypto.so.3 when present (faster than the fallback).
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libcurl4 libxml2 tzdata \
+    && apt-get install -y --no-install-recommends ca-certificates libcurl4 libssl3 libxml2 tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/wharf --create-home wharf
 COPY --from=build /out/wharf /usr/local/bin/wharf

@@ -79,6 +79,7 @@ let package = Package(
             dependencies: [
                 "WharfStorage",
                 "WharfCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

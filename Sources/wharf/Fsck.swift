@@ -8,7 +8,8 @@ struct Fsck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that the blob files and the metadata agree.",
         discussion: """
-            Re-hashes every blob (or a random sample), and lists corrupt blobs, files no metadata names, and \
+            Re-hashes every blob (or a random sample; encrypted blobs are decrypted and every chunk's tag checked), \
+            and lists corrupt blobs, files no metadata names, and \
             metadata rows whose file is missing. With --repair, corrupt blobs are moved to quarantine/ and the rows \
             of missing blobs are removed; orphan files are only reported. Exit status: 0 clean, 1 problems found \
             and repaired, 2 problems left.
@@ -34,6 +35,9 @@ struct Fsck: AsyncParsableCommand {
         for path in report.orphanFiles { print("orphan file: \(path)") }
         for digest in report.danglingRows { print("missing file for blob row: \(digest)") }
         for action in report.repaired { print("repaired: \(action)") }
+        if report.unencrypted > 0 {
+            print("fsck: \(report.unencrypted) blob(s) stored in plain text; wharf keys encrypt-existing encrypts them")
+        }
         if report.isClean {
             print("fsck: the store is clean")
         } else {

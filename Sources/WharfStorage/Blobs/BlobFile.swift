@@ -1,5 +1,4 @@
 import Crypto
-import Foundation
 import NIOCore
 import WharfCore
 
@@ -39,24 +38,38 @@ package struct BlobFile: Sendable {
             let start = EncryptedLayout.offset(ofChunk: first)
             let sealed = try file.read(
                 count: Int(EncryptedLayout.offset(ofChunk: last + 1) - start), at: start, allocator: Self.allocator)
+            let cipher = ChunkCipher(key: dataKey)
             var output = Self.allocator.buffer(capacity: Int(end - offset))
+            var scratch = [UInt8]()
             try sealed.withUnsafeReadableBytes { raw in
                 for index in first...last {
                     let from = Int(EncryptedLayout.offset(ofChunk: index) - start)
-                    let to = min(from + EncryptedLayout.stride, raw.count)
-                    let plain: Data
+                    let chunk = UnsafeRawBufferPointer(
+                        rebasing: raw[min(from, raw.count)..<min(from + EncryptedLayout.stride, raw.count)])
+                    let plainCount = chunk.count - EncryptedLayout.overhead
+                    let chunkStart = index * chunkSize
+                    let lower = Int(max(offset, chunkStart) - chunkStart)
+                    let upper = Int(min(end, chunkStart + Int64(plainCount)) - chunkStart)
+                    guard plainCount >= 0, lower <= upper else {
+                        throw RegistryError.internalError("blob \(digest) ends early on disk")
+                    }
                     do {
-                        plain = try EncryptedLayout.open(
-                            UnsafeRawBufferPointer(rebasing: raw[min(from, to)..<to]), index: index, key: dataKey)
-                    } catch {
+                        if lower == 0 && upper == plainCount {
+                            // The whole chunk is wanted: decrypt straight into the response buffer.
+                            try output.writeWithUnsafeMutableBytes(minimumWritableBytes: plainCount) { target in
+                                try EncryptedLayout.open(
+                                    chunk, index: index, with: cipher,
+                                    into: UnsafeMutableRawBufferPointer(rebasing: target[0..<plainCount]))
+                                return plainCount
+                            }
+                        } else {
+                            scratch = try EncryptedLayout.open(chunk, index: index, with: cipher)
+                            output.writeBytes(scratch[lower..<upper])
+                        }
+                    } catch is ChunkAuthenticationFailed {
                         throw RegistryError.internalError(
                             "blob \(digest): chunk \(index) does not authenticate; its file was altered or damaged")
                     }
-                    let chunkStart = index * chunkSize
-                    let lower = Int(max(offset, chunkStart) - chunkStart)
-                    let upper = Int(min(end, chunkStart + Int64(plain.count)) - chunkStart)
-                    guard lower <= upper else { throw RegistryError.internalError("blob \(digest) ends early on disk") }
-                    output.writeBytes(plain[plain.startIndex + lower..<plain.startIndex + upper])
                 }
             }
             return output

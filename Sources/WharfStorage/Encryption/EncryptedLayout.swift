@@ -1,5 +1,5 @@
-import Crypto
 import Foundation
+import NIOCore
 import WharfCore
 
 /// The layout of an encrypted blob file:
@@ -28,31 +28,31 @@ enum EncryptedLayout {
     static func offset(ofChunk index: Int64) -> Int64 { Int64(BlobHeader.size) + index * Int64(stride) }
 
     /// Seals one chunk of plaintext and appends nonce ‖ ciphertext ‖ tag to `output`.
-    static func seal(_ plaintext: UnsafeRawBufferPointer, index: Int64, key: SymmetricKey, into output: inout [UInt8])
+    static func seal(_ plaintext: UnsafeRawBufferPointer, index: Int64, with cipher: ChunkCipher, into output: inout ByteBuffer)
         throws
     {
-        do {
-            let box = try AES.GCM.seal(plaintext, using: key, nonce: AES.GCM.Nonce(), authenticating: associatedData(index))
-            output.append(contentsOf: box.nonce)
-            output.append(contentsOf: box.ciphertext)
-            output.append(contentsOf: box.tag)
-        } catch {
-            throw RegistryError.internalError("encrypting a chunk failed: \(error)")
+        let size = plaintext.count + overhead
+        try output.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
+            try cipher.seal(
+                plaintext, authenticating: associatedData(index), into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<size]))
+            return size
         }
     }
 
-    /// Opens one sealed chunk; throws when it was altered, moved or sealed under another key.
-    static func open(_ sealed: UnsafeRawBufferPointer, index: Int64, key: SymmetricKey) throws(ChunkAuthenticationFailed)
-        -> Data
-    {
-        guard sealed.count >= overhead else { throw ChunkAuthenticationFailed(index: index) }
-        do {
-            let box = try AES.GCM.SealedBox(
-                nonce: AES.GCM.Nonce(data: sealed[0..<nonceSize]),
-                ciphertext: sealed[nonceSize..<(sealed.count - tagSize)], tag: sealed[(sealed.count - tagSize)...])
-            return try AES.GCM.open(box, using: key, authenticating: associatedData(index))
-        } catch {
-            throw ChunkAuthenticationFailed(index: index)
+    /// Opens one sealed chunk into `output` (its plaintext size); throws when it was altered, moved or sealed under
+    /// another key.
+    static func open(
+        _ sealed: UnsafeRawBufferPointer, index: Int64, with cipher: ChunkCipher, into output: UnsafeMutableRawBufferPointer
+    ) throws(ChunkAuthenticationFailed) {
+        try cipher.open(sealed, authenticating: associatedData(index), into: output)
+    }
+
+    /// Opens one sealed chunk into a new array; throws `ChunkAuthenticationFailed` as above.
+    static func open(_ sealed: UnsafeRawBufferPointer, index: Int64, with cipher: ChunkCipher) throws -> [UInt8] {
+        guard sealed.count >= overhead else { throw ChunkAuthenticationFailed() }
+        return try [UInt8](unsafeUninitializedCapacity: sealed.count - overhead) { buffer, count in
+            try open(sealed, index: index, with: cipher, into: UnsafeMutableRawBufferPointer(buffer))
+            count = buffer.count
         }
     }
 
@@ -62,6 +62,4 @@ enum EncryptedLayout {
 }
 
 /// A chunk whose authentication tag does not match: the bytes on disk are not what was written.
-struct ChunkAuthenticationFailed: Error {
-    let index: Int64
-}
+struct ChunkAuthenticationFailed: Error {}

@@ -18,11 +18,14 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     private let path: String
     private let file: FileDescriptor
     private let dataKey: SymmetricKey
+    private let cipher: ChunkCipher
     private var header: BlobHeader
     /// Whole chunks in the file.
     private var chunks: Int64
     /// Plaintext of the partial last chunk.
     private var carry: [UInt8]
+
+    private static let allocator = ByteBufferAllocator()
 
     var size: Int64 { chunks * Int64(EncryptedLayout.chunkSize) + Int64(carry.count) }
     private var tailPath: String { path + ".tail" }
@@ -70,6 +73,7 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
         self.path = path
         self.file = file
         self.dataKey = dataKey
+        cipher = ChunkCipher(key: dataKey)
         self.header = header
         self.chunks = chunks
         self.carry = carry
@@ -77,8 +81,7 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
 
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         let chunkSize = EncryptedLayout.chunkSize
-        var sealed = [UInt8]()
-        sealed.reserveCapacity((carry.count + bytes.count) / chunkSize * EncryptedLayout.stride)
+        var sealed = Self.allocator.buffer(capacity: (carry.count + bytes.count) / chunkSize * EncryptedLayout.stride)
         var rest = bytes[...]
         let first = chunks
         var next = chunks
@@ -88,7 +91,7 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
             rest = rest.dropFirst(take)
             if carry.count == chunkSize {
                 try carry.withUnsafeBytes { raw in
-                    try EncryptedLayout.seal(raw, index: next, key: dataKey, into: &sealed)
+                    try EncryptedLayout.seal(raw, index: next, with: cipher, into: &sealed)
                 }
                 carry = []
                 next += 1
@@ -96,12 +99,12 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
         }
         while rest.count >= chunkSize {
             try EncryptedLayout.seal(
-                UnsafeRawBufferPointer(rebasing: rest.prefix(chunkSize)), index: next, key: dataKey, into: &sealed)
+                UnsafeRawBufferPointer(rebasing: rest.prefix(chunkSize)), index: next, with: cipher, into: &sealed)
             rest = rest.dropFirst(chunkSize)
             next += 1
         }
         carry += rest
-        try sealed.withUnsafeBytes { raw in
+        try sealed.withUnsafeReadableBytes { raw in
             try file.write(raw, at: EncryptedLayout.offset(ofChunk: first))
         }
         chunks = next
@@ -113,14 +116,15 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
             FileSystem.remove(tailPath)
             return
         }
-        var bytes = withUnsafeBytes(of: UInt64(chunks).bigEndian) { Array($0) }
+        var bytes = Self.allocator.buffer(capacity: 8 + EncryptedLayout.stride)
+        bytes.writeInteger(UInt64(chunks))
         try carry.withUnsafeBytes { raw in
-            try EncryptedLayout.seal(raw, index: chunks, key: dataKey, into: &bytes)
+            try EncryptedLayout.seal(raw, index: chunks, with: cipher, into: &bytes)
         }
         let temp = tailPath + ".new"
         let tail = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC)
         defer { tail.close() }
-        try bytes.withUnsafeBytes { raw in try tail.write(raw, at: 0) }
+        try bytes.withUnsafeReadableBytes { raw in try tail.write(raw, at: 0) }
         guard rename(temp, tailPath) == 0 else { throw posixError("rename", tailPath) }
     }
 
@@ -145,11 +149,11 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     /// once the blob is in place.
     func complete(as binding: KeyBinding, keys: BlobEncryption) throws {
         if !carry.isEmpty {
-            var sealed = [UInt8]()
+            var sealed = Self.allocator.buffer(capacity: EncryptedLayout.stride)
             try carry.withUnsafeBytes { raw in
-                try EncryptedLayout.seal(raw, index: chunks, key: dataKey, into: &sealed)
+                try EncryptedLayout.seal(raw, index: chunks, with: cipher, into: &sealed)
             }
-            try sealed.withUnsafeBytes { raw in
+            try sealed.withUnsafeReadableBytes { raw in
                 try file.write(raw, at: EncryptedLayout.offset(ofChunk: chunks))
             }
         }
@@ -167,7 +171,7 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
 
     private func readChunk(_ index: Int64) throws -> [UInt8] {
         let sealed = try file.readExactly(EncryptedLayout.stride, at: EncryptedLayout.offset(ofChunk: index))
-        return try Self.open(sealed, index: index, key: dataKey, path: path)
+        return try open(sealed, index: index, path: path)
     }
 
     private func readTail(index: Int64) throws -> [UInt8] {
@@ -175,16 +179,12 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
         defer { tail.close() }
         let bytes = Array(try tail.read(count: 8 + EncryptedLayout.stride, at: 0, allocator: .init()).readableBytesView)
         guard bytes.count > 8, bytes[0..<8].reduce(0, { $0 << 8 | Int64($1) }) == index else { return [] }
-        return try Self.open(Array(bytes[8...]), index: index, key: dataKey, path: tailPath)
+        return try open(Array(bytes[8...]), index: index, path: tailPath)
     }
 
-    private static func open(_ sealed: [UInt8], index: Int64, key: SymmetricKey, path: String) throws
-        -> [UInt8]
-    {
+    private func open(_ sealed: [UInt8], index: Int64, path: String) throws -> [UInt8] {
         do {
-            return try sealed.withUnsafeBytes { raw throws(ChunkAuthenticationFailed) in
-                Array(try EncryptedLayout.open(raw, index: index, key: key))
-            }
+            return try sealed.withUnsafeBytes { raw in try EncryptedLayout.open(raw, index: index, with: cipher) }
         } catch {
             throw RegistryError.internalError("\(path): chunk \(index) does not authenticate")
         }

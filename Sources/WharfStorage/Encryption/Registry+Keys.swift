@@ -222,9 +222,9 @@ extension Registry {
     private func encryptInPlace(_ digest: Digest, size: Int64) async throws -> Bool {
         let target = blobs.path(of: digest)
         let temp = blobs.uploadPath("encrypt-\(digest.hex)")
-        return try await blockingIO { [blobs] () throws -> Bool in
+        let written = try await blockingIO { [blobs] () throws -> Bool? in
             FileSystem.remove(temp)  // a crash's leftover
-            guard let source = try FileDescriptor.openForReading(target) else { return true }
+            guard let source = try FileDescriptor.openForReading(target) else { return nil }  // collected meanwhile
             defer { source.close() }
             let file = try blobs.createFile(temp, binding: .blob(digest, size: size))
             defer { file.close() }
@@ -245,13 +245,26 @@ extension Registry {
                     return false
                 }
                 try blobs.complete(file, as: .blob(digest, size: size))
-                try blobs.moveIntoPlace(temp, target)
                 return true
             } catch {
                 FileSystem.remove(temp)
                 throw error
             }
         }
+        guard let written else { return true }
+        guard written else { return false }
+        // Inside the gate, so that a garbage collection sweep cannot delete the blob between the check and the
+        // rename (which would bring its file back without a row).
+        try await gate.shared { [blobs] in
+            try await blockingIO {
+                if FileSystem.size(target) == size {
+                    try blobs.moveIntoPlace(temp, target)
+                } else {
+                    FileSystem.remove(temp)
+                }
+            }
+        }
+        return true
     }
 }
 
