@@ -26,8 +26,9 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             let directory = try keyDir ?? store.configuration().keyDirectory
+            let hadActiveKey = FileManager.default.fileExists(atPath: "\(directory)/active")
             let key = try KeyringDirectory.generate(into: directory)
-            if (try? KeyringDirectory(path: directory).load()) == nil { try KeyringDirectory.activate(key.id, in: directory) }
+            if !hadActiveKey { try KeyringDirectory.activate(key.id, in: directory) }
             print("generated master key \(key.id): \(directory)/\(key.id).key")
         }
     }
