@@ -82,6 +82,42 @@ import WharfCore
         #expect(try await registry.blobs.hash(digest, size: Int64(end)) == digest)
     }
 
+    /// Status requests read a session that another request is appending to; they must not change its file.
+    @Test(.timeLimit(.minutes(1))) func statusDuringAnAppendLeavesTheUploadIntact() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let repository = try RepositoryName("crypt/status")
+        let registry = try open()
+        let id = try await registry.startUpload(repository)
+        let pieces = (0..<24).map { index in (0..<(1 << 20) + 7).map { UInt8(truncatingIfNeeded: $0 &+ index) } }
+        let body = AsyncStream<ByteBuffer> { continuation in
+            Task {
+                for piece in pieces {
+                    continuation.yield(ByteBuffer(bytes: piece))
+                    try? await Task.sleep(for: .milliseconds(2))
+                }
+                continuation.finish()
+            }
+        }
+        let sizes = try await withThrowingTaskGroup(of: Int.self) { group in
+            group.addTask {
+                _ = try await registry.appendUpload(repository, id, start: 0, length: nil, body: body)
+                return 0
+            }
+            group.addTask {
+                var polls = 0
+                while try await registry.uploadSize(repository, id) < Int64(pieces.count * ((1 << 20) + 7)) {
+                    polls += 1
+                }
+                return polls
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(sizes > 10)
+        let digest = Digest.of(pieces.flatMap { $0 })
+        try await registry.completeUpload(repository, id, digest: digest, body: [ByteBuffer]().async)
+        #expect(try await registry.blobs.hash(digest, size: Int64(pieces.count * ((1 << 20) + 7))) == digest)
+    }
+
     @Test func noPlaintextReachesTheDisk() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let repository = try RepositoryName("crypt/marker")

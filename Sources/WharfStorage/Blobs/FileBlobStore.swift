@@ -99,14 +99,14 @@ package struct FileBlobStore: Sendable {
         }
     }
 
-    /// Opens an upload session's file for appending or reading.
-    func openUpload(_ id: String, encrypted: Bool) async throws -> any UploadSink {
+    /// Opens an upload session's file for appending or reading; `repair` only when the caller holds the session.
+    func openUpload(_ id: String, encrypted: Bool, repair: Bool = true) async throws -> any UploadSink {
         try await blockingIO { [self] () throws -> any UploadSink in
             guard encrypted else { return try PlainUploadFile(path: uploadPath(id)) }
             guard let encryption else {
                 throw RegistryError.internalError("upload \(id) is encrypted and encryption is off")
             }
-            return try EncryptedUploadFile.open(uploadPath(id), upload: id, keys: encryption)
+            return try EncryptedUploadFile.open(uploadPath(id), upload: id, keys: encryption, repair: repair)
         }
     }
 

@@ -48,15 +48,18 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     }
 
     /// Opens the session `id`: whole chunks up to the last complete one, and the tail when it continues them.
-    /// Bytes of an append that a crash cut short are dropped; they were never acknowledged.
-    static func open(_ path: String, upload id: String, keys: BlobEncryption) throws -> EncryptedUploadFile {
+    /// With `repair` (for a request that holds the session), bytes of an append that a crash cut short are cut
+    /// off; they were never acknowledged. Without it (a status request) nothing is changed.
+    static func open(_ path: String, upload id: String, keys: BlobEncryption, repair: Bool) throws -> EncryptedUploadFile {
         let file = try FileDescriptor.open(path, flags: O_RDWR)
         do {
             let header = try BlobHeader(parsing: try file.readExactly(BlobHeader.size, at: 0), path: path)
             let dataKey = try header.dataKey(binding: .upload(id), keys: keys).key
             let body = try file.size() - Int64(BlobHeader.size)
             let chunks = body / Int64(EncryptedLayout.stride)
-            if body % Int64(EncryptedLayout.stride) != 0 { try file.truncate(to: EncryptedLayout.offset(ofChunk: chunks)) }
+            if repair, body % Int64(EncryptedLayout.stride) != 0 {
+                try file.truncate(to: EncryptedLayout.offset(ofChunk: chunks))
+            }
             let upload = EncryptedUploadFile(
                 path: path, file: file, dataKey: dataKey, header: header, chunks: chunks, carry: [])
             upload.carry = try upload.readTail(index: chunks)

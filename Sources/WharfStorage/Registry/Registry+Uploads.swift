@@ -23,7 +23,8 @@ extension Registry {
     package func uploadSize(_ repository: RepositoryName, _ id: String) async throws -> Int64 {
         let encrypted = try await checkSession(repository, id)
         if let size = uploads.size(id) { return size }
-        let file = try await openUploadFile(id, encrypted: encrypted)
+        // Busy with another request, or known on disk only: read the file without taking the session.
+        let file = try await openUploadFile(id, encrypted: encrypted, repair: false)
         defer { file.close() }
         return file.size
     }
@@ -116,9 +117,9 @@ extension Registry {
         return session.encrypted
     }
 
-    private func openUploadFile(_ id: String, encrypted: Bool) async throws -> any UploadSink {
+    private func openUploadFile(_ id: String, encrypted: Bool, repair: Bool = true) async throws -> any UploadSink {
         do {
-            return try await blobs.openUpload(id, encrypted: encrypted)
+            return try await blobs.openUpload(id, encrypted: encrypted, repair: repair)
         } catch let error as RegistryError where error.code == .internalError && FileSystem.size(blobs.uploadPath(id)) == nil {
             throw RegistryError.blobUploadUnknown(id)
         }
