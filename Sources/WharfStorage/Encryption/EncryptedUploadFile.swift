@@ -18,6 +18,8 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     private let path: String
     private let file: FileDescriptor
     private let dataKey: SymmetricKey
+    /// What the data key is wrapped for now: the session, or (written whole) the blob.
+    private let binding: KeyBinding
     private let cipher: ChunkCipher
     private var header: BlobHeader
     /// Whole chunks in the file.
@@ -44,7 +46,8 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
             FileSystem.remove(path)
             throw error
         }
-        return EncryptedUploadFile(path: path, file: file, dataKey: dataKey, header: header, chunks: 0, carry: [])
+        return EncryptedUploadFile(
+            path: path, file: file, dataKey: dataKey, binding: binding, header: header, chunks: 0, carry: [])
     }
 
     /// Opens the session `id`: whole chunks up to the last complete one, and the tail when it continues them.
@@ -61,7 +64,7 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
                 try file.truncate(to: EncryptedLayout.offset(ofChunk: chunks))
             }
             let upload = EncryptedUploadFile(
-                path: path, file: file, dataKey: dataKey, header: header, chunks: chunks, carry: [])
+                path: path, file: file, dataKey: dataKey, binding: .upload(id), header: header, chunks: chunks, carry: [])
             upload.carry = try upload.readTail(index: chunks)
             return upload
         } catch {
@@ -71,11 +74,13 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     }
 
     private init(
-        path: String, file: FileDescriptor, dataKey: SymmetricKey, header: BlobHeader, chunks: Int64, carry: [UInt8]
+        path: String, file: FileDescriptor, dataKey: SymmetricKey, binding: KeyBinding, header: BlobHeader,
+        chunks: Int64, carry: [UInt8]
     ) {
         self.path = path
         self.file = file
         self.dataKey = dataKey
+        self.binding = binding
         cipher = ChunkCipher(key: dataKey)
         self.header = header
         self.chunks = chunks
@@ -150,7 +155,7 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     /// Seals the partial last chunk into the file, binds the data key to what the upload turned out to be (when
     /// it was bound to the session) and makes the file durable. The tail file is left for the caller to remove
     /// once the blob is in place.
-    func complete(as binding: KeyBinding, keys: BlobEncryption) throws {
+    func complete(as blob: KeyBinding, keys: BlobEncryption) throws {
         if !carry.isEmpty {
             var sealed = Self.allocator.buffer(capacity: EncryptedLayout.stride)
             try carry.withUnsafeBytes { raw in
@@ -160,9 +165,8 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
                 try file.write(raw, at: EncryptedLayout.offset(ofChunk: chunks))
             }
         }
-        if case .upload = binding {
-        } else {
-            let slot = try header.wrap(dataKey, binding: binding, master: keys.active)
+        if blob != binding {
+            let slot = try header.wrap(dataKey, binding: blob, master: keys.active)
             try header.encoded(slot: slot).withUnsafeBytes { raw in
                 try file.write(raw, at: BlobHeader.offset(ofSlot: slot))
             }

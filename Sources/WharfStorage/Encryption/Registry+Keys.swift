@@ -58,13 +58,13 @@ extension Registry {
             self.logger.notice("key rotation started", metadata: ["active": "\(active.id)"])
             var report = RotationReport(active: active.id)
             // A second pass catches files whose key was wrapped just before the new key became active.
-            for _ in 0..<2 {
+            for pass in 0..<2 {
                 try await self.forEachBlob { digest, size in
                     let path = self.blobs.path(of: digest)
                     switch try await blockingIO({ try Self.rewrap(path, .blob(digest, size: size), size: size, encryption) }) {
                     case .rewrapped: report.rewrapped += 1
-                    case .current: report.alreadyCurrent += 1
-                    case .absent: break
+                    case .current where pass == 0: report.alreadyCurrent += 1
+                    case .current, .absent: break
                     }
                 }
             }
