@@ -82,6 +82,25 @@ import WharfCore
         #expect(try await registry.blobs.hash(digest, size: Int64(end)) == digest)
     }
 
+    /// Empty blobs, blobs of exactly whole chunks and one byte either side, split on a chunk edge, and sha512.
+    @Test(arguments: [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk])
+    func sizesAtChunkEdgesRoundTrip(size: Int) async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let repository = try RepositoryName("crypt/edges")
+        let bytes = Array(Self.content.prefix(size))
+        for algorithm in Digest.Algorithm.allCases {
+            let registry = try open()
+            let digest = Digest.of(bytes, algorithm: algorithm)
+            let id = try await registry.startUpload(repository, algorithm: algorithm)
+            let split = min(size, Self.chunk)
+            _ = try await registry.appendUpload(repository, id, start: 0, length: nil, body: buffer(bytes[..<split]).async)
+            try await open().completeUpload(repository, id, digest: digest, body: buffer(bytes[split...]).async)
+            #expect(FileSystem.size(registry.blobs.path(of: digest)) == EncryptedLayout.fileSize(plaintext: Int64(size)))
+            #expect(try await read(registry, repository, digest, 0..<size) == bytes)
+            #expect(try await registry.blobs.hash(digest, size: Int64(size)) == digest)
+        }
+    }
+
     /// Status requests read a session that another request is appending to; they must not change its file.
     @Test(.timeLimit(.minutes(1))) func statusDuringAnAppendLeavesTheUploadIntact() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
