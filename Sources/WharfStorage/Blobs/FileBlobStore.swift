@@ -80,7 +80,7 @@ package struct FileBlobStore: Sendable {
                 let file = try createFile(temp, binding: .blob(digest, size: Int64(bytes.count)))
                 defer { file.close() }
                 try bytes.withUnsafeBytes { raw in try file.append(raw) }
-                try complete(file, as: .blob(digest, size: Int64(bytes.count)))
+                try file.complete(as: .blob(digest, size: Int64(bytes.count)))
                 try moveIntoPlace(temp, path(of: digest))
             } catch {
                 FileSystem.remove(temp)
@@ -116,7 +116,7 @@ package struct FileBlobStore: Sendable {
         let target = path(of: digest)
         try await blockingIO { [self] in
             if FileSystem.size(target) == nil {
-                try complete(upload, as: .blob(digest, size: size))
+                try upload.complete(as: .blob(digest, size: size))
                 try moveIntoPlace(temp, target)
             }
             removeUpload(id)
@@ -156,15 +156,6 @@ package struct FileBlobStore: Sendable {
         if let encryption { return try EncryptedUploadFile.create(path, binding: binding, keys: encryption) }
         try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_EXCL).close()
         return try PlainUploadFile(path: path)
-    }
-
-    /// Makes a written file durable and, when encrypted, complete and bound to what it holds.
-    func complete(_ file: any UploadSink, as binding: KeyBinding) throws {
-        if let file = file as? EncryptedUploadFile, let encryption {
-            try file.complete(as: binding, keys: encryption)
-        } else {
-            try (file as? PlainUploadFile)?.sync()
-        }
     }
 
     func moveIntoPlace(_ temp: String, _ target: String) throws {

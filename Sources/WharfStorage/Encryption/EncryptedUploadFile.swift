@@ -17,6 +17,7 @@ import WharfCore
 final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     private let path: String
     private let file: FileDescriptor
+    private let keys: BlobEncryption
     private let dataKey: SymmetricKey
     /// What the data key is wrapped for now: the session, or (written whole) the blob.
     private let binding: KeyBinding
@@ -47,7 +48,7 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
             throw error
         }
         return EncryptedUploadFile(
-            path: path, file: file, dataKey: dataKey, binding: binding, header: header, chunks: 0, carry: [])
+            path: path, file: file, keys: keys, dataKey: dataKey, binding: binding, header: header, chunks: 0, carry: [])
     }
 
     /// Opens the session `id`: whole chunks up to the last complete one, and the tail when it continues them.
@@ -64,7 +65,8 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
                 try file.truncate(to: EncryptedLayout.offset(ofChunk: chunks))
             }
             let upload = EncryptedUploadFile(
-                path: path, file: file, dataKey: dataKey, binding: .upload(id), header: header, chunks: chunks, carry: [])
+                path: path, file: file, keys: keys, dataKey: dataKey, binding: .upload(id), header: header,
+                chunks: chunks, carry: [])
             upload.carry = try upload.readTail(index: chunks)
             return upload
         } catch {
@@ -74,11 +76,12 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     }
 
     private init(
-        path: String, file: FileDescriptor, dataKey: SymmetricKey, binding: KeyBinding, header: BlobHeader,
-        chunks: Int64, carry: [UInt8]
+        path: String, file: FileDescriptor, keys: BlobEncryption, dataKey: SymmetricKey, binding: KeyBinding,
+        header: BlobHeader, chunks: Int64, carry: [UInt8]
     ) {
         self.path = path
         self.file = file
+        self.keys = keys
         self.dataKey = dataKey
         self.binding = binding
         cipher = ChunkCipher(key: dataKey)
@@ -155,7 +158,7 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     /// Seals the partial last chunk into the file, binds the data key to what the upload turned out to be (when
     /// it was bound to the session) and makes the file durable. The tail file is left for the caller to remove
     /// once the blob is in place.
-    func complete(as blob: KeyBinding, keys: BlobEncryption) throws {
+    func complete(as blob: KeyBinding) throws {
         if !carry.isEmpty {
             var sealed = Self.allocator.buffer(capacity: EncryptedLayout.stride)
             try carry.withUnsafeBytes { raw in

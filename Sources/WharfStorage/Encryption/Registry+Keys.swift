@@ -244,7 +244,7 @@ extension Registry {
                     FileSystem.remove(temp)
                     return false
                 }
-                try blobs.complete(file, as: .blob(digest, size: size))
+                try file.complete(as: .blob(digest, size: size))
                 return true
             } catch {
                 FileSystem.remove(temp)

@@ -18,6 +18,8 @@ protocol UploadSink: AnyObject, Sendable {
     func rollback(to size: Int64) throws
     /// Reads the session's bytes in order, for re-hashing after a restart.
     func read(_ body: (UnsafeRawBufferPointer) -> Void) throws
+    /// Makes the whole file durable, bound (when encrypted) to the blob it turned out to hold.
+    func complete(as blob: KeyBinding) throws
     func close()
 }
 
@@ -53,7 +55,7 @@ final class PlainUploadFile: UploadSink, @unchecked Sendable {
         }
     }
 
-    func sync() throws { try file.sync() }
+    func complete(as blob: KeyBinding) throws { try file.sync() }
 
     func close() { file.close() }
 }
