@@ -20,8 +20,6 @@ package struct BlobFile: Sendable {
         self.dataKey = dataKey
     }
 
-    package var isEncrypted: Bool { dataKey != nil }
-
     /// Up to `count` bytes at `offset`; fewer only at the end. Throws rather than return bytes that do not
     /// authenticate.
     package func read(at offset: Int64, count: Int) async throws -> ByteBuffer {

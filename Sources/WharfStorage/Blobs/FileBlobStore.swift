@@ -54,7 +54,7 @@ package struct FileBlobStore: Sendable {
                 guard let encryption else {
                     throw RegistryError.internalError("blob \(digest) is encrypted and encryption is off")
                 }
-                let header = try BlobHeader(parsing: try file.readExactly(BlobHeader.size, at: 0), path: path)
+                let header = try BlobHeader(readingFrom: file)
                 let key = try header.dataKey(binding: .blob(digest, size: size), keys: encryption).key
                 return BlobFile(file: file, digest: digest, size: size, dataKey: key)
             } catch {

@@ -35,7 +35,12 @@ struct BlobHeader {
 
     init(slots: [Slot?]) { self.slots = slots }
 
-    init(parsing bytes: [UInt8], path: String) throws {
+    /// The header at the start of an encrypted file.
+    init(readingFrom file: FileDescriptor) throws {
+        try self.init(parsing: try file.readExactly(Self.size, at: 0), path: file.path)
+    }
+
+    private init(parsing bytes: [UInt8], path: String) throws {
         guard bytes.count == Self.size, Array(bytes[0..<8]) == Self.magic else {
             throw RegistryError.internalError("\(path) has no encryption header")
         }
@@ -100,8 +105,7 @@ struct BlobHeader {
                     raw, using: master.key,
                     authenticating: Self.associatedData(binding, keyID: master.id, generation: generation))
             }
-            slots[index] = Slot(
-                generation: generation, keyID: master.id, sealed: Array(box.nonce) + Array(box.ciphertext) + Array(box.tag))
+            slots[index] = Slot(generation: generation, keyID: master.id, sealed: Array(box.combined!))
         } catch {
             throw RegistryError.internalError("wrapping a data key failed: \(error)")
         }

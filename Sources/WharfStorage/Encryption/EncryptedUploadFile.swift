@@ -57,7 +57,7 @@ final class EncryptedUploadFile: UploadSink, @unchecked Sendable {
     static func open(_ path: String, upload id: String, keys: BlobEncryption, repair: Bool) throws -> EncryptedUploadFile {
         let file = try FileDescriptor.open(path, flags: O_RDWR)
         do {
-            let header = try BlobHeader(parsing: try file.readExactly(BlobHeader.size, at: 0), path: path)
+            let header = try BlobHeader(readingFrom: file)
             let dataKey = try header.dataKey(binding: .upload(id), keys: keys).key
             let body = try file.size() - Int64(BlobHeader.size)
             let chunks = body / Int64(EncryptedLayout.stride)

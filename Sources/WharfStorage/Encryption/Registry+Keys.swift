@@ -36,8 +36,6 @@ package struct EncryptExistingReport: Codable, Sendable {
 }
 
 extension Registry {
-    private static let pageSize = 500
-
     private var encryption: BlobEncryption {
         get throws {
             guard let encryption = blobs.encryption else {
@@ -163,20 +161,13 @@ extension Registry {
     }
 
     private func forEachBlob(_ body: (Digest, Int64) async throws -> Void) async throws {
-        var last = ""
-        while true {
-            let page = try await metadata.blobs(after: last, limit: Self.pageSize)
-            for (digest, size) in page { try await body(try Digest(digest), size) }
-            guard let next = page.last?.digest else { return }
-            last = next
-        }
+        try await metadata.forEachBlob { digest, size in try await body(try Digest(digest), size) }
     }
 
     /// Re-wraps an upload session's key unless a request is writing to it (nil: try again later).
     private func rewrapUpload(_ id: String, _ encryption: BlobEncryption) async throws -> Bool? {
-        let cached = try? uploads.checkOut(id)
-        guard cached != nil || uploads.checkOutRecovered(id) else { return nil }
-        defer { if let cached { uploads.checkIn(id, cached) } else { uploads.remove(id) } }
+        guard let taken = uploads.take(id) else { return nil }
+        defer { uploads.release(id, taken) }
         let path = blobs.uploadPath(id)
         return try await blockingIO { try Self.rewrap(path, .upload(id), size: nil, encryption) } == .rewrapped
     }
@@ -190,7 +181,7 @@ extension Registry {
         guard let file = try? FileDescriptor.open(path, flags: O_RDWR) else { return .absent }
         defer { file.close() }
         if let size, try file.size() == size { return .absent }  // plain text: nothing to re-wrap
-        var header = try BlobHeader(parsing: try file.readExactly(BlobHeader.size, at: 0), path: path)
+        var header = try BlobHeader(readingFrom: file)
         let (dataKey, keyID) = try header.dataKey(binding: binding, keys: encryption)
         let active = encryption.active
         guard keyID != active.id else { return .current }
@@ -208,7 +199,7 @@ extension Registry {
         guard let file = try FileDescriptor.openForReading(path) else { return .absent }
         defer { file.close() }
         if let size, try file.size() == size { return .plain }
-        guard let header = try? BlobHeader(parsing: try file.readExactly(BlobHeader.size, at: 0), path: path) else {
+        guard let header = try? BlobHeader(readingFrom: file) else {
             return .unreadable
         }
         if let (_, keyID) = try? header.dataKey(binding: binding, keys: encryption) { return .key(keyID) }

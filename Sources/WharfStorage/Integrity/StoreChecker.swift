@@ -37,7 +37,8 @@ package struct StoreChecker: Sendable {
         var report = StoreCheckReport()
         let (files, junk) = try await blobFiles()
         report.files = files.count + junk.count
-        let rows = try await registry.metadata.blobSizes()
+        var rows = [String: Int64]()
+        try await registry.metadata.forEachBlob { digest, size in rows[digest] = size }
         let digests = files.keys.sorted()
         let known = digests.filter { rows[$0.description] != nil }
         let toHash = sample.map { Array(known.shuffled().prefix($0)).sorted() } ?? known

@@ -86,16 +86,6 @@ package final class MetadataStore: Sendable {
         }
     }
 
-    /// Every blob's size, by digest.
-    package func blobSizes() async throws -> [String: Int64] {
-        try await pool.read { db in
-            Dictionary(
-                uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT digest, size FROM blobs").map {
-                    ($0[0] as String, $0[1] as Int64)
-                })
-        }
-    }
-
     /// Forgets a blob whose content is gone: its row, every repository's link, and manifests stored as it
     /// (with their tags and references).
     package func deleteBlobRows(_ digest: Digest) async throws {
@@ -311,13 +301,23 @@ package final class MetadataStore: Sendable {
         }
     }
 
-    /// Every upload session, for key rotation.
+    /// Every encrypted upload session, for key rotation and status.
     package func uploadIDs() async throws -> [String] {
         try await pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM uploads WHERE encrypted ORDER BY id") }
     }
 
-    /// Every blob with its size, in digest order, `limit` at a time after `last`.
-    package func blobs(after last: String, limit: Int) async throws -> [(digest: String, size: Int64)] {
+    /// Calls `body` with every blob row's digest and size, in digest order, reading a page at a time.
+    package func forEachBlob(_ body: (String, Int64) async throws -> Void) async throws {
+        var last = ""
+        while true {
+            let page = try await blobs(after: last, limit: 500)
+            for (digest, size) in page { try await body(digest, size) }
+            guard let next = page.last?.digest else { return }
+            last = next
+        }
+    }
+
+    private func blobs(after last: String, limit: Int) async throws -> [(digest: String, size: Int64)] {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT digest, size FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?",

@@ -134,20 +134,18 @@ extension Registry {
         _ body: (inout UploadSessions.State, any UploadSink) async throws -> SessionAfter
     ) async throws -> UploadSessions.State {
         let encrypted = try await checkSession(repository, id)
-        let cached = try uploads.checkOut(id)
-        // Known on disk only: the server restarted since the last request of this session.
-        guard cached != nil || uploads.checkOutRecovered(id) else {
+        guard let taken = uploads.take(id) else {
             throw RegistryError.blobUploadInvalid("another request is writing to this upload", status: 409)
         }
         let file: any UploadSink
         do {
             file = try await openUploadFile(id, encrypted: encrypted)
         } catch {
-            if let cached { uploads.checkIn(id, cached) } else { uploads.remove(id) }
+            uploads.release(id, taken)
             throw error
         }
         defer { file.close() }
-        var state = cached ?? .init(size: file.size, hasher: nil)
+        var state = taken.cached ?? .init(size: file.size, hasher: nil)
         let before = state
         do {
             switch try await body(&state, file) {

@@ -24,7 +24,7 @@ extension Registry {
             return newest.filter { $0.value < cutoff }.map(\.key)
         }
         var removed = 0
-        for id in stale where uploads.claim(id) {
+        for id in stale where uploads.take(id) != nil {
             blobs.removeUpload(id)
             FileSystem.remove(blobs.uploadPath(id) + ".tail.new")
             try await metadata.deleteUpload(id: id)

@@ -24,35 +24,30 @@ final class UploadSessions: Sendable {
         entries.withLock { $0[id] = .idle(state) }
     }
 
-    /// Takes the session for one request. Nil if absent from memory; throws if another request holds it.
-    func checkOut(_ id: String) throws(RegistryError) -> State? {
-        try entries.withLock { (entries) throws(RegistryError) -> State? in
+    /// A session taken for one request: with its cached state, or known only on disk (the server restarted
+    /// since the session's last request, so there is no running hash).
+    struct Taken {
+        let cached: State?
+    }
+
+    /// Takes the session for one request or task; nil while another holds it.
+    func take(_ id: String) -> Taken? {
+        entries.withLock { entries in
             switch entries[id] {
-            case .none: return nil
-            case .busy: throw .blobUploadInvalid("another request is writing to this upload", status: 409)
+            case .busy: return nil
             case .idle(let state):
                 entries[id] = .busy
-                return state
+                return Taken(cached: state)
+            case .none:
+                entries[id] = .busy
+                return Taken(cached: nil)
             }
         }
     }
 
-    /// Marks a session found on disk as taken by a request. False if another request took it meanwhile.
-    func checkOutRecovered(_ id: String) -> Bool {
-        entries.withLock { entries in
-            guard entries[id] == nil else { return false }
-            entries[id] = .busy
-            return true
-        }
-    }
-
-    /// Takes a session whether or not it is in memory, unless a request is writing to it.
-    func claim(_ id: String) -> Bool {
-        entries.withLock { entries in
-            if case .busy = entries[id] { return false }
-            entries[id] = .busy
-            return true
-        }
+    /// Gives a taken session back as it was.
+    func release(_ id: String, _ taken: Taken) {
+        if let state = taken.cached { checkIn(id, state) } else { remove(id) }
     }
 
     func checkIn(_ id: String, _ state: State) {
