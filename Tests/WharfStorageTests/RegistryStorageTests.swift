@@ -119,6 +119,31 @@ import WharfCore
         }
     }
 
+    /// Key rotation holds a session for a moment to re-wrap its key: a request arriving then waits instead of
+    /// failing, while a session held by another request still answers 409.
+    @Test(.timeLimit(.minutes(1))) func aRequestWaitsOutMaintenanceButNotAnotherRequest() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = try open()
+        let repository = try RepositoryName("sessions")
+        let id = try await registry.startUpload(repository)
+        let maintenance = try #require(registry.uploads.take(id, maintenance: true))
+        Task {
+            try await Task.sleep(for: .milliseconds(100))
+            registry.uploads.release(id, maintenance)
+        }
+        #expect(try await registry.appendUpload(repository, id, start: 0, length: nil, body: body("data").async) == 4)
+
+        let request = try #require(registry.uploads.take(id))
+        do {
+            _ = try await registry.appendUpload(repository, id, start: 4, length: nil, body: body("more").async)
+            Issue.record("a session another request holds was written to")
+        } catch let error as RegistryError {
+            #expect(error.httpStatus == 409)
+        }
+        registry.uploads.release(id, request)
+        #expect(try await registry.uploadSize(repository, id) == 4)
+    }
+
     @Test(arguments: [false, true]) func staleUploadsArePurged(encrypted: Bool) async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let registry = try open(encrypted: encrypted)

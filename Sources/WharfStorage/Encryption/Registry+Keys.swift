@@ -166,7 +166,7 @@ extension Registry {
 
     /// Re-wraps an upload session's key unless a request is writing to it (nil: try again later).
     private func rewrapUpload(_ id: String, _ encryption: BlobEncryption) async throws -> Bool? {
-        guard let taken = uploads.take(id) else { return nil }
+        guard let taken = uploads.take(id, maintenance: true) else { return nil }
         defer { uploads.release(id, taken) }
         let path = blobs.uploadPath(id)
         return try await blockingIO { try Self.rewrap(path, .upload(id), size: nil, encryption) } == .rewrapped

@@ -134,7 +134,7 @@ extension Registry {
         _ body: (inout UploadSessions.State, any UploadSink) async throws -> SessionAfter
     ) async throws -> UploadSessions.State {
         let encrypted = try await checkSession(repository, id)
-        guard let taken = uploads.take(id) else {
+        guard let taken = try await uploads.takeForRequest(id) else {
             throw RegistryError.blobUploadInvalid("another request is writing to this upload", status: 409)
         }
         let file: any UploadSink

@@ -13,7 +13,8 @@ final class UploadSessions: Sendable {
 
     private enum Entry: Sendable {
         case idle(State)
-        case busy
+        /// Held by a request, or for a moment by maintenance (key rotation re-wrapping the session's key).
+        case busy(maintenance: Bool)
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -31,17 +32,31 @@ final class UploadSessions: Sendable {
     }
 
     /// Takes the session for one request or task; nil while another holds it.
-    func take(_ id: String) -> Taken? {
+    func take(_ id: String, maintenance: Bool = false) -> Taken? {
         entries.withLock { entries in
             switch entries[id] {
             case .busy: return nil
             case .idle(let state):
-                entries[id] = .busy
+                entries[id] = .busy(maintenance: maintenance)
                 return Taken(cached: state)
             case .none:
-                entries[id] = .busy
+                entries[id] = .busy(maintenance: maintenance)
                 return Taken(cached: nil)
             }
+        }
+    }
+
+    /// Takes the session for a request, waiting out maintenance, which holds it only for a moment; nil while
+    /// another request holds it.
+    func takeForRequest(_ id: String) async throws -> Taken? {
+        while true {
+            if let taken = take(id) { return taken }
+            let maintenance = entries.withLock { entries in
+                if case .busy(maintenance: true) = entries[id] { return true }
+                return false
+            }
+            guard maintenance else { return nil }
+            try await Task.sleep(for: .milliseconds(2))
         }
     }
 
