@@ -46,13 +46,25 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WharfAudit",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WharfServer",
             dependencies: [
+                "WharfAudit",
                 "WharfCore",
                 "WharfStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -62,6 +74,7 @@ let package = Package(
         .executableTarget(
             name: "wharf",
             dependencies: [
+                "WharfAudit",
                 "WharfServer",
                 "WharfStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -82,6 +95,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WharfAuditTests",
+            dependencies: [
+                "WharfAudit",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

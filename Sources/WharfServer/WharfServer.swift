@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import WharfAudit
 import WharfStorage
 
 /// Builds the registry behind one HTTP application per listen address, sharing one store.
@@ -55,9 +56,17 @@ public enum WharfServer {
         try configuration.validate()
         let registry = try openStore(configuration, logger: logger)
         let metrics = RegistryMetrics()
+        var audit: RequestAudit?
+        var services: [any Service] = []
+        if configuration.audit.enabled {
+            let log = try AuditLog(settings: configuration.audit.settings(directory: configuration.auditDirectory), logger: logger)
+            audit = RequestAudit(log: log, proxies: try TrustedProxies(configuration.audit.trustedProxies), logger: logger)
+            services.append(log)
+        }
         let responder = WharfResponder(
             api: DistributionAPI(registry: registry, metrics: metrics),
-            admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), logger: logger)
+            admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), audit: audit,
+            logger: logger)
         let applications = try addresses.map { address in
             let (host, port) = try WharfConfiguration.hostAndPort(address)
             return Application(
@@ -71,6 +80,6 @@ public enum WharfServer {
         let collector = PeriodicService(name: "garbage collection", interval: configuration.gcInterval, logger: logger) {
             metrics.recordGarbageCollection(try await registry.collectGarbage(grace: configuration.gcGrace, dryRun: false))
         }
-        return (applications, [purger, collector])
+        return (applications, [purger, collector] + services)
     }
 }

@@ -8,7 +8,7 @@ struct Wharf: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wharf",
         abstract: "An OCI container registry: the OCI Distribution API v1.1 on content-addressed storage.",
-        subcommands: [Serve.self, GC.self, Fsck.self, Keys.self]
+        subcommands: [Serve.self, GC.self, Fsck.self, Keys.self, Audit.self]
     )
 }
 

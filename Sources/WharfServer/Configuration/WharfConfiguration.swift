@@ -28,6 +28,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     /// Master keys given in the environment (`WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`), which
     /// take the place of the key directory.
     var environmentKeys: [String: String] = [:]
+    /// The audit log (on by default).
+    public var audit = AuditOptions()
 
     public init() {}
 
@@ -40,6 +42,7 @@ public struct WharfConfiguration: Sendable, Equatable {
     ///     uploads: { ttl: 24h, purgeInterval: 10m }
     ///     gc: { interval: 1h, grace: 1h }
     ///     encryption: { enabled: true, keyDir: /etc/wharf/keys }
+    ///     audit: { enabled: true, ... }        (see AuditOptions)
     struct File: Decodable {
         struct Log: Decodable {
             var level: String?
@@ -64,6 +67,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         var listen: [String]?
         var dataDir: String?
         var encryption: Encryption?
+        var audit: AuditOptions.File?
         var log: Log?
         var limits: Limits?
         var uploads: Uploads?
@@ -99,12 +103,14 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let grace = file.gc?.grace { gcGrace = try Self.duration(grace, "gc.grace") }
         if let enabled = file.encryption?.enabled { encryptionEnabled = enabled }
         if let directory = file.encryption?.keyDir { encryptionKeyDirectory = directory }
+        if let audit = file.audit { try self.audit.apply(audit) }
         try validate()
     }
 
     /// Applies `WHARF_LISTEN` (comma-separated), `WHARF_DATA_DIR`, `WHARF_LOG_LEVEL`, `WHARF_LOG_FORMAT`,
     /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`, `WHARF_GC_INTERVAL`, `WHARF_GC_GRACE`,
-    /// `WHARF_ENCRYPTION` (on/off), `WHARF_ENCRYPTION_KEY_DIR`, `WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`.
+    /// `WHARF_ENCRYPTION` (on/off), `WHARF_ENCRYPTION_KEY_DIR`, `WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`,
+    /// and the audit log's (`AuditOptions`).
     public mutating func apply(environment: [String: String]) throws {
         if let listen = environment["WHARF_LISTEN"] { self.listen = listen.split(separator: ",").map(String.init) }
         if let dir = environment["WHARF_DATA_DIR"] { dataDirectory = dir }
@@ -121,18 +127,17 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let ttl = environment["WHARF_UPLOAD_TTL"] { uploadTTL = try Self.duration(ttl, "WHARF_UPLOAD_TTL") }
         if let interval = environment["WHARF_GC_INTERVAL"] { gcInterval = try Self.duration(interval, "WHARF_GC_INTERVAL") }
         if let grace = environment["WHARF_GC_GRACE"] { gcGrace = try Self.duration(grace, "WHARF_GC_GRACE") }
-        if let enabled = environment["WHARF_ENCRYPTION"] {
-            guard let value = ["on": true, "true": true, "off": false, "false": false][enabled.lowercased()] else {
-                throw Invalid(description: "WHARF_ENCRYPTION: use on or off")
-            }
-            encryptionEnabled = value
-        }
+        if let enabled = environment["WHARF_ENCRYPTION"] { encryptionEnabled = try Self.onOff(enabled, "WHARF_ENCRYPTION") }
         if let directory = environment["WHARF_ENCRYPTION_KEY_DIR"] { encryptionKeyDirectory = directory }
         environmentKeys = environment.filter {
             [EnvironmentKeys.activeVariable, EnvironmentKeys.previousVariable].contains($0.key)
         }
+        try audit.apply(environment: environment)
         try validate()
     }
+
+    /// The audit log's directory.
+    public var auditDirectory: String { audit.directory ?? dataDirectory + "/audit" }
 
     /// The directory of master key files in use (also when keys come from the environment instead).
     public var keyDirectory: String { encryptionKeyDirectory ?? dataDirectory + "/keys" }
@@ -146,6 +151,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         }
         guard ["text", "json"].contains(logFormat) else { throw Invalid(description: "log format must be text or json") }
         guard maxManifestBytes > 0, maxBlobBytes >= 0 else { throw Invalid(description: "limits must be positive") }
+        try audit.validate()
     }
 
     /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces).
@@ -158,10 +164,18 @@ public struct WharfConfiguration: Sendable, Equatable {
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
-    /// `90s`, `30m`, `24h`, `7d`, or plain seconds.
+    static func onOff(_ text: String, _ field: String) throws -> Bool {
+        guard let value = ["on": true, "true": true, "off": false, "false": false][text.lowercased()] else {
+            throw Invalid(description: "\(field): use on or off")
+        }
+        return value
+    }
+
+    /// `100ms`, `90s`, `30m`, `24h`, `7d`, or plain seconds.
     static func duration(_ text: String, _ field: String) throws -> Duration {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasSuffix("ms"), let value = Int64(trimmed.dropLast(2)), value > 0 { return .milliseconds(value) }
         if let last = trimmed.last, let unit = units[last], let value = Int64(trimmed.dropLast()), value > 0 {
             return .seconds(value * unit)
         }

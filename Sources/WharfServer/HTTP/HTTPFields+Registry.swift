@@ -7,4 +7,6 @@ extension HTTPField.Name {
     static let ociSubject = Self("OCI-Subject")!
     static let link = Self("Link")!
     static let ociFiltersApplied = Self("OCI-Filters-Applied")!
+    static let requestID = Self("X-Request-Id")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }

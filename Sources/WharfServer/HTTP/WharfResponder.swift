@@ -3,47 +3,58 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import WharfAudit
 import WharfCore
 import WharfStorage
 
 /// The server's responder: the distribution API under `/v2/`, the management API under `/api/v1/`, health and
 /// metrics beside them. Every error leaves here as an OCI JSON error body, and every request is counted by route
-/// and status.
+/// and status, and, unless auditing is off, recorded in the audit log.
 struct WharfResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = WharfRequestContext
     let api: DistributionAPI
     let admin: AdminAPI
+    /// nil when auditing is off.
+    let audit: RequestAudit?
     let logger: Logger
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let start = ContinuousClock.now
-        var routeName = "other"
+        let arrived = AuditTime.nowMillis()
+        let tally = RequestTally()
+        var route: V2Route?
+        var errorCode: String?
         var response: Response
         do {
-            if let route = try V2Route.parse(request.uri.path) {
-                routeName = route.name
-                response = try await api.respond(to: request, route: route)
-            } else {
-                response = try await other(request)
+            route = try V2Route.parse(request.uri.path)
+            if let audit, RequestAudit.isWrite(request.method), !audit.log.isWritable { throw RequestAudit.unavailable }
+            response = try await RequestTally.$current.withValue(tally) {
+                if let route { try await api.respond(to: request, route: route) } else { try await other(request) }
             }
         } catch let error as RegistryError {
             if error.httpStatus >= 500 {
                 logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             }
+            errorCode = error.code.rawValue
             response = error.response(includeBody: request.method != .head)
         } catch {
             logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            errorCode = RegistryError.Code.internalError.rawValue
             response = RegistryError.internalError("\(error)").response(includeBody: request.method != .head)
         }
         response.headers[.dockerDistributionAPIVersion] = "registry/2.0"
         api.metrics.recordRequest(
-            route: routeName, method: request.method.rawValue, status: response.status.code,
+            route: route?.name ?? "other", method: request.method.rawValue, status: response.status.code,
             duration: ContinuousClock.now - start)
-        return response
+        guard let audit, RequestAudit.isRecorded(request.uri.path) else { return response }
+        let event = audit.begin(request, route: route, peer: context.remoteAddress, time: arrived)
+        response.headers[.requestID] = event.id
+        return await audit.finish(event, response: response, errorCode: errorCode, tally: tally, start: start)
     }
 
     private func other(_ request: Request) async throws -> Response {
         if let response = try await admin.respond(to: request) { return response }
+        if let audit, let response = try await AuditAPI(log: audit.log).respond(to: request) { return response }
         switch (request.uri.path, request.method) {
         case ("/healthz", .get), ("/healthz", .head):
             return Self.text("ok\n")

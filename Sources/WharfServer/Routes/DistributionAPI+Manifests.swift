@@ -33,8 +33,9 @@ extension DistributionAPI {
     }
 
     func deleteManifest(_ name: RepositoryName, _ reference: Reference) async throws -> Response {
-        try await registry.deleteManifest(name, reference)
-        return Response(status: .accepted, headers: [.contentLength: "0"])
+        let digest = try await registry.deleteManifest(name, reference)
+        // The digest a deleted tag pointed to goes into the audit record (and tells the client).
+        return Response(status: .accepted, headers: [.contentLength: "0", .dockerContentDigest: digest])
     }
 
     /// Reads a manifest body, refusing it as soon as it passes the configured limit.

@@ -215,11 +215,12 @@ package final class MetadataStore: Sendable {
         }
     }
 
-    package func deleteTag(_ repository: RepositoryName, _ tag: Tag) async throws -> Bool {
+    /// The digest the tag pointed to; nil when there was no such tag.
+    package func deleteTag(_ repository: RepositoryName, _ tag: Tag) async throws -> String? {
         try await pool.write { db in
-            guard let id = try self.repositoryID(db, repository) else { return false }
-            try db.execute(sql: "DELETE FROM tags WHERE repository_id = ? AND name = ?", arguments: [id, tag.value])
-            return db.changesCount > 0
+            guard let id = try self.repositoryID(db, repository) else { return nil }
+            return try String.fetchOne(
+                db, sql: "DELETE FROM tags WHERE repository_id = ? AND name = ? RETURNING digest", arguments: [id, tag.value])
         }
     }
 

@@ -65,12 +65,15 @@ extension Registry {
     }
 
     /// By digest: deletes the manifest and its tags. By tag: deletes only the tag.
-    package func deleteManifest(_ repository: RepositoryName, _ reference: Reference) async throws {
-        let deleted =
+    /// Deletes a manifest (by digest) or a tag; returns the digest deleted or the one the tag pointed to.
+    @discardableResult
+    package func deleteManifest(_ repository: RepositoryName, _ reference: Reference) async throws -> String {
+        let deleted: String? =
             switch reference {
-            case .digest(let digest): try await metadata.deleteManifest(repository, digest)
+            case .digest(let digest): try await metadata.deleteManifest(repository, digest) ? digest.description : nil
             case .tag(let tag): try await metadata.deleteTag(repository, tag)
             }
-        guard deleted else { throw RegistryError.manifestUnknown(reference.description) }
+        guard let deleted else { throw RegistryError.manifestUnknown(reference.description) }
+        return deleted
     }
 }

@@ -1,0 +1,204 @@
+import Dispatch
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The append-only, hash-chained audit log. Requests hand it events; one writer thread gives each its sequence
+/// number and the hash of the record before, appends them to the newest segment, fsyncs, and indexes them.
+///
+/// A write's record (`recordDurably`) is on disk before the call returns. A read's record (`record`) waits in
+/// memory for at most `flushInterval`, together with every other record that arrived meanwhile (group commit):
+/// a crash loses at most that window of reads.
+public final class AuditLog: Sendable {
+    public let settings: AuditSettings
+    let index: AuditIndex
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let logger: Logger
+
+    private struct State {
+        var pending: [AuditEvent] = []
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var dropped = 0
+        var failing = false
+        var stopping = false
+        var closed = false
+    }
+
+    /// Opens the log, repairs a torn tail, brings the index up to date and starts the writer thread.
+    public init(settings: AuditSettings, logger: Logger) throws {
+        self.settings = settings
+        self.logger = logger
+        let writer = try SegmentWriter(settings: settings)
+        if let note = writer.recoveryNote { logger.warning("audit log recovered", metadata: ["detail": "\(note)"]) }
+        index = try Self.openIndex(writer.segments, logger: logger)
+        let missing = try Self.reconcile(index, with: writer, logger: logger)
+        var forwarders: [any AuditForwarder] = []
+        if let path = settings.forwardFile { forwarders.append(try FileForwarder(path: path)) }
+        if let target = settings.forwardSyslog { forwarders.append(try SyslogForwarder(target)) }
+        if let note = writer.recoveryNote { state.withLock { $0.pending.append(.system(.recovered, note)) } }
+        if let missing { state.withLock { $0.pending.append(.system(.gap, missing)) } }
+        let loop = WriterLoop(log: self, writer: writer, forwarders: forwarders)
+        let thread = Thread { loop.run() }
+        thread.name = "wharf-audit"
+        thread.start()
+    }
+
+    /// Records a read: written within `flushInterval`.
+    public func record(_ event: AuditEvent) {
+        state.withLock { state in
+            guard !state.closed else { return }
+            if state.pending.count < settings.maxPending { state.pending.append(event) } else { state.dropped += 1 }
+        }
+    }
+
+    /// Records a write: returns once the record is on disk, or throws if it cannot be written.
+    public func recordDurably(_ event: AuditEvent) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let accepted = state.withLock { state in
+                guard !state.closed else { return false }
+                state.pending.append(event)
+                state.waiters.append(continuation)
+                return true
+            }
+            if accepted { wake.signal() } else { continuation.resume(throwing: AuditError("the audit log is closed")) }
+        }
+    }
+
+    /// False while records cannot be written (a full disk); writes should be refused until it is true again.
+    public var isWritable: Bool { state.withLock { !$0.failing } }
+
+    /// Writes what is waiting and stops the writer thread. Records arriving later are ignored.
+    public func close() {
+        let first = state.withLock { state in
+            defer { state.stopping = true }
+            return !state.stopping
+        }
+        guard first else { return }
+        wake.signal()
+        stopped.wait()
+    }
+
+    /// The writer thread's view of the shared state: take everything that waits.
+    fileprivate func take() -> (events: [AuditEvent], waiters: [CheckedContinuation<Void, any Error>], stopping: Bool) {
+        state.withLock { state in
+            var events = state.pending
+            if state.dropped > 0, !state.failing {
+                events.insert(
+                    .system(.gap, "\(state.dropped) records were dropped while the audit log could not be written"), at: 0)
+                state.dropped = 0
+            }
+            defer {
+                state.pending = []
+                state.waiters = []
+                if state.stopping { state.closed = true }
+            }
+            return (events, state.waiters, state.stopping)
+        }
+    }
+
+    /// Puts back records that could not be written, ahead of newer ones, within `maxPending`.
+    fileprivate func putBack(_ events: [AuditEvent], failing: Bool) {
+        state.withLock { state in
+            let room = max(0, settings.maxPending - state.pending.count)
+            state.dropped += max(0, events.count - room)
+            state.pending.insert(contentsOf: events.prefix(room), at: 0)
+            state.failing = failing
+        }
+    }
+
+    fileprivate func setFailing(_ failing: Bool) -> Bool {
+        state.withLock { state in
+            defer { state.failing = failing }
+            return state.failing != failing
+        }
+    }
+
+    fileprivate var flushTimeout: DispatchTime {
+        .now() + .milliseconds(Int(settings.flushInterval.milliseconds))
+    }
+
+    fileprivate func waitForWork() { _ = wake.wait(timeout: flushTimeout) }
+    fileprivate func signalStopped() { stopped.signal() }
+    fileprivate var log: Logger { logger }
+}
+
+extension AuditLog: Service {
+    /// Keeps the log open until graceful shutdown, then writes what is waiting and stops.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        close()
+    }
+}
+
+/// The writer thread: batches, appends, indexes, answers waiters, forwards, rotates and applies retention.
+private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread, and used only there
+    let log: AuditLog
+    let writer: SegmentWriter
+    let forwarders: [any AuditForwarder]
+
+    func run() {
+        var lastRetention = ContinuousClock.now - .seconds(3600)
+        while true {
+            log.waitForWork()
+            let (events, waiters, stopping) = log.take()
+            if !events.isEmpty {
+                do {
+                    try write(events)
+                    if log.setFailing(false) { log.log.notice("the audit log is writable again") }
+                    for waiter in waiters { waiter.resume() }
+                } catch {
+                    if log.setFailing(true) { log.log.error("cannot write the audit log", metadata: ["error": "\(error)"]) }
+                    log.putBack(events, failing: true)
+                    for waiter in waiters { waiter.resume(throwing: error) }
+                }
+            } else {
+                for waiter in waiters { waiter.resume() }
+            }
+            if stopping {
+                log.signalStopped()
+                return
+            }
+            if ContinuousClock.now - lastRetention > .seconds(600) {
+                lastRetention = .now
+                applyRetention()
+            }
+        }
+    }
+
+    private func write(_ events: [AuditEvent]) throws {
+        var written: [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] = []
+        var sealed = false
+        if writer.isDue(now: AuditTime.nowMillis()) {
+            written += try writer.seal()
+            sealed = true
+        }
+        written += try writer.append(events)
+        defer { if sealed { applyRetention() } }
+        do {
+            try log.index.insert(written.map(\.row), head: (writer.nextSeq - 1, writer.lastHash))
+        } catch {
+            // The records are durable; the index catches up from the segments when the log is next opened.
+            log.log.error("cannot index audit records", metadata: ["error": "\(error)"])
+        }
+        for forwarder in forwarders {
+            do {
+                try forwarder.forward(written.map(\.line))
+            } catch {
+                log.log.warning("cannot forward audit records", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func applyRetention() {
+        do {
+            guard let (numbers, event) = try log.expiredSegments(current: writer.number) else { return }
+            try write([event])  // the record that explains the gap goes first
+            try log.removeSegments(numbers)
+        } catch {
+            log.log.error("audit retention failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

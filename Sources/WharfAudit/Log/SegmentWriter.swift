@@ -1,0 +1,148 @@
+import Foundation
+import Logging
+
+/// Appends records to the newest segment, sealing it and starting the next when it is full or old. Owned by
+/// the log's writer thread.
+final class SegmentWriter {
+    let segments: AuditSegments
+    private let settings: AuditSettings
+    private(set) var number: Int
+    private var file: AuditFile
+    private(set) var size: Int64
+    /// The time of the segment's first record; nil while it is empty.
+    private var openedAt: Int64?
+    private(set) var nextSeq: UInt64
+    private(set) var lastHash: String
+    /// What recovery found and did, for the log to record once it runs.
+    private(set) var recoveryNote: String?
+
+    /// Opens the newest segment, cutting off a torn tail (bytes after the last newline, and trailing lines that
+    /// are not records chaining to the one before) that a crash can leave.
+    init(settings: AuditSettings) throws {
+        self.settings = settings
+        segments = AuditSegments(directory: settings.directory)
+        try segments.createDirectory()
+        let numbers = try segments.numbers()
+        number = numbers.last ?? 1
+        file = try AuditFile(path: segments.path(number), writable: true)
+        size = 0
+        nextSeq = 1
+        lastHash = AuditLine.genesis
+        if numbers.count > 1, let previous = try Self.scan(segments.path(numbers[numbers.count - 2])) {
+            nextSeq = previous.lastSeq + 1
+            lastHash = previous.lastHash
+        }
+        let scan = try Self.scan(file.path)
+        if let scan {
+            nextSeq = scan.lastSeq + 1
+            lastHash = scan.lastHash
+            openedAt = scan.firstTime
+        }
+        let goodEnd = scan?.end ?? 0
+        let fileSize = try file.size()
+        if fileSize > goodEnd {
+            try file.truncate(to: goodEnd)
+            try file.sync()
+            recoveryNote = "cut \(fileSize - goodEnd) bytes of torn records from the end of \(file.path)"
+        }
+        size = goodEnd
+        if numbers.isEmpty { AuditFile.syncDirectory(settings.directory) }
+        if scan?.sealed == true { try startNextSegment() }
+    }
+
+    struct Scan {
+        var lastSeq: UInt64
+        var lastHash: String
+        /// Where the last good record ends.
+        var end: Int64
+        var firstTime: Int64?
+        var sealed: Bool
+    }
+
+    /// The last record of a segment; nil if it has none. Only bytes after it (a torn line, or lines that are
+    /// not records at all) count as a torn tail: a record that does not chain is damage for `verify` to report,
+    /// never something to cut.
+    static func scan(_ path: String) throws -> Scan? {
+        let file = try AuditFile(path: path, writable: false)
+        var result: Scan?
+        try file.forEachLine { offset, line in
+            guard let header = AuditLine.header(line) else { return true }
+            let firstTime = result?.firstTime ?? AuditLine.time(line).flatMap(AuditTime.parse)
+            result = Scan(
+                lastSeq: header.seq, lastHash: AuditLine.hash(line), end: offset + Int64(line.count) + 1,
+                firstTime: firstTime, sealed: isSeal(line))
+            return true
+        }
+        return result
+    }
+
+    static func isSeal(_ line: ArraySlice<UInt8>) -> Bool {
+        let marker = Array(#","action":"segment-sealed","#.utf8)
+        return line.count < 4096 && line.indices.contains { line[$0...].starts(with: marker) }
+    }
+
+    /// Whether the segment should be sealed before more records go into it.
+    func isDue(now: Int64) -> Bool {
+        guard size > 0 else { return false }
+        if size >= settings.segmentBytes { return true }
+        if let openedAt, now - openedAt >= settings.segmentAge.milliseconds { return true }
+        return false
+    }
+
+    /// Appends records and fsyncs; returns each record's line and index row. On failure nothing is left
+    /// half-written: the segment is cut back to where it was.
+    func append(_ events: [AuditEvent]) throws -> [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] {
+        let start = (size: size, seq: nextSeq, hash: lastHash)
+        var buffer: [UInt8] = []
+        var ranges: [(Range<Int>, AuditEvent)] = []
+        for event in events {
+            let line = AuditLine.encode(event, seq: nextSeq, prev: lastHash)
+            lastHash = AuditLine.hash(line[...])
+            nextSeq += 1
+            ranges.append((buffer.count..<buffer.count + line.count, event))
+            buffer.append(contentsOf: line)
+            buffer.append(UInt8(ascii: "\n"))
+        }
+        do {
+            try file.write(buffer, at: size)
+            try file.sync()
+        } catch {
+            try? file.truncate(to: start.size)
+            (nextSeq, lastHash) = (start.seq, start.hash)
+            throw error
+        }
+        size += Int64(buffer.count)
+        if openedAt == nil { openedAt = events.first?.timeMillis }
+        var seq = start.seq
+        return ranges.map { range, event in
+            defer { seq += 1 }
+            let row = AuditIndex.Row(
+                seq: seq, time: event.timeMillis, actor: event.actor, action: event.action, repository: event.repository,
+                status: event.status, segment: number, offset: start.size + Int64(range.lowerBound), length: range.count)
+            return (buffer[range], row)
+        }
+    }
+
+    /// Ends the segment with a `segment-sealed` record (its `prev` is the segment's final hash) and starts the next.
+    func seal() throws -> [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] {
+        let records = nextSeq
+        let sealed = try append([
+            .system(.segmentSealed, "segment \(number) sealed after record \(records - 1); the chain continues in segment \(number + 1)")
+        ])
+        try startNextSegment()
+        return sealed
+    }
+
+    private func startNextSegment() throws {
+        number += 1
+        file = try AuditFile(path: segments.path(number), writable: true)
+        try file.truncate(to: 0)
+        size = 0
+        openedAt = nil
+        AuditFile.syncDirectory(settings.directory)
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

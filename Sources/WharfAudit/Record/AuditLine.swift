@@ -1,0 +1,106 @@
+import Crypto
+
+/// The stored form of a record: one JSON object per line, its keys always in the same order, starting with
+/// `{"seq":N,"prev":"<sha256 of the line before>",` so that the chain can be checked without parsing the rest.
+/// A record's hash is the SHA-256 of its line without the newline.
+enum AuditLine {
+    static let genesis = String(repeating: "0", count: 64)
+
+    static func encode(_ event: AuditEvent, seq: UInt64, prev: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out.append(contentsOf: #"{"seq":"#.utf8)
+        out.append(contentsOf: String(seq).utf8)
+        field("prev", prev, &out)
+        field("time", AuditTime.format(event.timeMillis), &out)
+        field("id", event.id, &out)
+        field("actor", event.actor, &out)
+        field("actorKind", event.actorKind, &out)
+        field("auth", event.auth, &out)
+        field("client", event.client, &out)
+        field("userAgent", event.userAgent, &out)
+        field("method", event.method, &out)
+        field("path", event.path, &out)
+        field("action", event.action, &out)
+        if let value = event.repository { field("repository", value, &out) }
+        if let value = event.tag { field("tag", value, &out) }
+        if let value = event.digest { field("digest", value, &out) }
+        number("status", String(event.status), &out)
+        if let value = event.error { field("error", value, &out) }
+        number("bytesIn", String(event.bytesIn), &out)
+        number("bytesOut", String(event.bytesOut), &out)
+        let micros = String(event.durationMicros % 1000)
+        number("durationMs", "\(event.durationMicros / 1000).\(String(repeating: "0", count: 3 - micros.count))\(micros)", &out)
+        if let value = event.detail { field("detail", value, &out) }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    static func hash(_ line: ArraySlice<UInt8>) -> String {
+        var hasher = SHA256()
+        line.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        let hex = Array("0123456789abcdef".utf8)
+        var text = [UInt8](repeating: 0, count: 64)
+        for (index, byte) in hasher.finalize().enumerated() {
+            text[2 * index] = hex[Int(byte >> 4)]
+            text[2 * index + 1] = hex[Int(byte & 15)]
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The sequence number and previous hash at the start of a line; nil if the line does not start as ours do.
+    static func header(_ line: ArraySlice<UInt8>) -> (seq: UInt64, prev: String)? {
+        let seqPrefix = Array(#"{"seq":"#.utf8)
+        guard line.starts(with: seqPrefix) else { return nil }
+        var index = line.startIndex + seqPrefix.count
+        var seq: UInt64 = 0
+        var digits = 0
+        while index < line.endIndex, (0x30...0x39).contains(line[index]), digits < 19 {
+            seq = seq * 10 + UInt64(line[index] - 0x30)
+            index += 1
+            digits += 1
+        }
+        let prevPrefix = Array(#","prev":""#.utf8)
+        guard digits > 0, line[index...].starts(with: prevPrefix) else { return nil }
+        let start = index + prevPrefix.count
+        guard line.endIndex - start > 64, line[start + 64] == UInt8(ascii: "\"") else { return nil }
+        let prev = line[start..<start + 64]
+        guard prev.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        return (seq, String(decoding: prev, as: UTF8.self))
+    }
+
+    /// The `time` value of a line we wrote (it follows the header), for filtering by time without parsing.
+    static func time(_ line: ArraySlice<UInt8>) -> String? {
+        let key = Array(#","time":""#.utf8)
+        guard let header = header(line) else { return nil }
+        let start = line.startIndex + #"{"seq":,"prev":""#.utf8.count + String(header.seq).utf8.count + 65
+        guard line[start...].starts(with: key), line.endIndex - start >= key.count + 24 else { return nil }
+        return String(decoding: line[(start + key.count)..<(start + key.count + 24)], as: UTF8.self)
+    }
+
+    private static func field(_ name: String, _ value: String, _ out: inout [UInt8]) {
+        out.append(contentsOf: #",""#.utf8)
+        out.append(contentsOf: name.utf8)
+        out.append(contentsOf: #"":""#.utf8)
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
+            case 0..<0x20, 0x7f:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 15)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static func number(_ name: String, _ value: String, _ out: inout [UInt8]) {
+        out.append(contentsOf: #",""#.utf8)
+        out.append(contentsOf: name.utf8)
+        out.append(contentsOf: #"":"#.utf8)
+        out.append(contentsOf: value.utf8)
+    }
+}

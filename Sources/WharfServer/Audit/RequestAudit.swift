@@ -1,0 +1,145 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+import WharfAudit
+import WharfCore
+
+/// Turns requests into audit records. A write's record (anything but GET and HEAD) is durable before its
+/// response leaves; a read's record is made once its body has been sent, so that it holds the bytes really
+/// sent and the whole duration.
+struct RequestAudit: Sendable {
+    let log: AuditLog
+    let proxies: TrustedProxies
+    let logger: Logger
+
+    /// Probes and scrapes are not API requests; recording them would bury the log in load-balancer traffic.
+    static func isRecorded(_ path: String) -> Bool { !["/healthz", "/readyz", "/metrics"].contains(path) }
+
+    static func isWrite(_ method: HTTPRequest.Method) -> Bool { method != .get && method != .head }
+
+    /// What is known when the request arrives.
+    func begin(_ request: Request, route: V2Route?, peer: SocketAddress?, time: Int64) -> AuditEvent {
+        let peerAddress = peer?.ipAddress ?? peer?.pathname ?? "-"
+        let query = request.uri.queryParameters
+        var event = AuditEvent(
+            timeMillis: time, id: Self.newRequestID(),
+            client: proxies.client(peer: peerAddress, forwardedFor: request.headers[.xForwardedFor]),
+            userAgent: String((request.headers[.userAgent] ?? "-").prefix(512)), method: request.method.rawValue,
+            path: String(request.uri.path.prefix(2048)), action: Self.action(route, request.method, path: request.uri.path, query: query).rawValue,
+            status: 0)
+        switch route {
+        case .manifest(let name, let reference):
+            event.repository = name.description
+            if reference.contains(":") { event.digest = reference } else { event.tag = reference }
+        case .blob(let name, let digest), .referrers(let name, let digest):
+            event.repository = name.description
+            event.digest = digest
+        case .uploads(let name):
+            event.repository = name.description
+            event.digest = query["mount"].map(String.init) ?? query["digest"].map(String.init)
+            if let from = query["from"], query["mount"] != nil { event.detail = "from \(from)" }
+        case .upload(let name, _):
+            event.repository = name.description
+            event.digest = query["digest"].map(String.init)
+        case .tags(let name):
+            event.repository = name.description
+        case .base, .catalog, nil:
+            break
+        }
+        return event
+    }
+
+    /// Completes the record with the answer and writes it: before returning for a write, after the body for a read.
+    func finish(
+        _ event: AuditEvent, response: Response, errorCode: String?, tally: RequestTally, start: ContinuousClock.Instant
+    ) async -> Response {
+        var event = event
+        var response = response
+        event.status = response.status.code
+        event.error = errorCode
+        if event.digest == nil, let digest = response.headers[.dockerContentDigest] { event.digest = digest }
+        if event.action == AuditAction.mount.rawValue, let from = event.detail {
+            event.detail = response.status.code == 201 ? "mounted \(from)" : "mount \(from) fell back to an upload"
+        }
+        if Self.isWrite(HTTPRequest.Method(event.method) ?? .get) {
+            event.bytesIn = tally.bytesIn.load(ordering: .relaxed)
+            event.bytesOut = Int64(response.body.contentLength ?? 0)
+            event.durationMicros = Self.micros(since: start)
+            do {
+                try await log.recordDurably(event)
+            } catch {
+                logger.error("cannot write the audit record of a write", metadata: ["error": "\(error)", "path": "\(event.path)"])
+                var failed = Self.unavailable.response(includeBody: true)
+                failed.headers[.requestID] = event.id
+                return failed
+            }
+            return response
+        }
+        let body = response.body
+        let log = self.log
+        let begun = event
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            let finish = { @Sendable in
+                var event = begun
+                event.bytesIn = tally.bytesIn.load(ordering: .relaxed)
+                event.bytesOut = tally.bytesOut.load(ordering: .relaxed)
+                event.durationMicros = Self.micros(since: start)
+                log.record(event)
+            }
+            do {
+                try await body.write(writer.map { buffer in
+                    tally.bytesOut.add(Int64(buffer.readableBytes), ordering: .relaxed)
+                    return buffer
+                })
+            } catch {
+                finish()
+                throw error
+            }
+            finish()
+        }
+        return response
+    }
+
+    static let unavailable = RegistryError(
+        .internalError, status: 503, "the audit log cannot be written; writes are refused until it can")
+
+    private static func action(_ route: V2Route?, _ method: HTTPRequest.Method, path: String, query: Parameters) -> AuditAction {
+        let reads = method == .get || method == .head
+        switch route {
+        case nil: return path.hasPrefix("/api/v1/") ? .admin : .other
+        case .base: return .ping
+        case .catalog: return .catalog
+        case .tags: return .listTags
+        case .referrers: return .referrers
+        case .manifest(_, let reference):
+            if reads { return .pullManifest }
+            if method == .put { return .pushManifest }
+            if method == .delete { return reference.contains(":") ? .deleteManifest : .deleteTag }
+        case .blob:
+            if reads { return .pullBlob }
+            if method == .delete { return .deleteBlob }
+        case .uploads:
+            if method == .post { return query["mount"] != nil ? .mount : .pushBlob }
+        case .upload:
+            if reads { return .uploadStatus }
+            if method == .delete { return .cancelUpload }
+            return .pushBlob
+        }
+        return .other
+    }
+
+    private static func newRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = (UInt128(generator.next() as UInt64) << 64) | UInt128(generator.next() as UInt64)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 32 - hex.count) + hex
+    }
+
+    private static func micros(since start: ContinuousClock.Instant) -> Int64 {
+        let elapsed = ContinuousClock.now - start
+        return elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+    }
+}

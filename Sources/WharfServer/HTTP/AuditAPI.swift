@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOPosix
+import WharfAudit
+import WharfCore
+
+/// The audit log's query endpoint (admin-only once access control exists):
+///
+///     GET /api/v1/audit?repository=&actor=&action=&status=&since=&until=&limit=&cursor=
+///
+/// answers `{"records": [...], "next": "<cursor>"}`, newest first, with a `Link: <…>; rel="next"` header while
+/// more pages follow. `status` is `404` or `4xx`; `since` (inclusive) and `until` (exclusive) are UTC times
+/// such as `2026-11-23T02:10:56Z` or dates; `limit` is 1–1000 (default 100).
+struct AuditAPI: Sendable {
+    let log: AuditLog
+
+    /// nil when the path is not this API's.
+    func respond(to request: Request) async throws -> Response? {
+        guard request.uri.path == "/api/v1/audit", request.method == .get || request.method == .head else { return nil }
+        let filter = try Self.filter(request.uri.queryParameters)
+        let log = self.log
+        let page = try await NIOThreadPool.singleton.runIfActive { try log.page(filter) }
+        var body = ByteBuffer(string: #"{"records":["#)
+        for (index, line) in page.lines.enumerated() {
+            if index > 0 { body.writeString(",") }
+            body.writeBytes(line)
+        }
+        body.writeString("]")
+        if let next = page.next { body.writeString(#","next":"\#(next)""#) }
+        body.writeString("}")
+        var headers = DistributionAPI.jsonHeaders(length: body.readableBytes)
+        if let next = page.next {
+            var query = request.uri.queryParameters.filter { $0.key != "cursor" }.map { "\($0.key)=\($0.value)" }
+            query.append("cursor=\(next)")
+            headers[.link] = "</api/v1/audit?\(query.joined(separator: "&"))>; rel=\"next\""
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: request.method == .head ? ByteBuffer() : body))
+    }
+
+    static func filter(_ query: Parameters) throws(RegistryError) -> AuditFilter {
+        func invalid(_ name: String, _ value: Substring) -> RegistryError {
+            RegistryError(.unsupported, status: 400, "invalid audit query parameter \(name)", detail: String(value.prefix(100)))
+        }
+        var filter = AuditFilter()
+        filter.repository = query["repository"].map(String.init)
+        filter.actor = query["actor"].map(String.init)
+        filter.action = query["action"].map(String.init)
+        if let status = query["status"] {
+            filter.status = String(status)
+            guard filter.statusRange != nil else { throw invalid("status", status) }
+        }
+        if let since = query["since"] {
+            guard let time = AuditTime.parse(String(since)) else { throw invalid("since", since) }
+            filter.since = time
+        }
+        if let until = query["until"] {
+            guard let time = AuditTime.parse(String(until)) else { throw invalid("until", until) }
+            filter.until = time
+        }
+        if let limit = query["limit"] {
+            guard let value = Int(limit), (1...AuditFilter.maxLimit).contains(value) else { throw invalid("limit", limit) }
+            filter.limit = value
+        }
+        if let cursor = query["cursor"] {
+            guard let value = UInt64(cursor) else { throw invalid("cursor", cursor) }
+            filter.cursor = value
+        }
+        return filter
+    }
+}

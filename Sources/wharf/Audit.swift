@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import WharfAudit
+import WharfServer
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Query, verify and export the audit log.",
+        discussion: """
+            Every API request is recorded in hash-chained, append-only segment files under the audit directory \
+            (audit.dir, WHARF_AUDIT_DIR; <data dir>/audit by default). query asks the running server; verify and \
+            export read the files, so they also work on a copy.
+            """,
+        subcommands: [Query.self, Verify.self, Export.self]
+    )
+
+    struct Query: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show matching records, newest first.",
+            discussion: "--since and --until take a UTC time (2026-11-23T02:10:56Z), a date, or an age (90m, 24h, 7d).")
+
+        @OptionGroup var server: ServerOptions
+        @Option var repository: String?
+        @Option var actor: String?
+        @Option(help: "pull-manifest, pull-blob, push-blob, push-manifest, delete-manifest, delete-tag, ...") var action: String?
+        @Option(help: "A status (404) or a class (4xx).") var status: String?
+        @Option var since: String?
+        @Option var until: String?
+        @Option(help: "Records per page (1-1000).") var limit = 100
+        @Option(help: "Start after this cursor (printed after each page).") var cursor: String?
+        @Flag(help: "Follow every page, not only the first.") var all = false
+        @Flag(help: "Print JSON lines instead of a table.") var json = false
+
+        func run() async throws {
+            var parameters: [(String, String)] = [("limit", String(limit))]
+            for (name, value) in [("repository", repository), ("actor", actor), ("action", action), ("status", status)] {
+                if let value { parameters.append((name, value)) }
+            }
+            if let since { parameters.append(("since", try Self.time(since))) }
+            if let until { parameters.append(("until", try Self.time(until))) }
+            var next = cursor
+            var first = true
+            repeat {
+                var components = URLComponents()
+                components.queryItems = (parameters + (next.map { [("cursor", $0)] } ?? [])).map { URLQueryItem(name: $0.0, value: $0.1) }
+                let data = try await server.send("GET", "/api/v1/audit?" + (components.percentEncodedQuery ?? ""))
+                let page = try JSONDecoder().decode(Page.self, from: data)
+                if json {
+                    let raw = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+                    for record in raw?["records"] as? [Any] ?? [] {
+                        let line = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])
+                        print(String(decoding: line, as: UTF8.self))
+                    }
+                } else {
+                    if first { print(Self.row(["TIME", "ACTOR", "CLIENT", "ACTION", "REPOSITORY", "REFERENCE", "STATUS", "BYTES"])) }
+                    for record in page.records {
+                        let reference = [record.tag, record.digest].compactMap { $0 }.joined(separator: "@")
+                        print(
+                            Self.row([
+                                record.time, record.actor, record.client, record.action, record.repository ?? "-",
+                                reference.isEmpty ? "-" : reference, String(record.status) + (record.error.map { " \($0)" } ?? ""),
+                                String(record.bytesIn + record.bytesOut),
+                            ]))
+                    }
+                }
+                first = false
+                next = page.next
+            } while all && next != nil
+            if let next, !json { print("more: --cursor \(next)") }
+        }
+
+        struct Page: Decodable {
+            let records: [Record]
+            let next: String?
+        }
+
+        struct Record: Decodable {
+            let time, actor, client, action: String
+            let repository, tag, digest, error: String?
+            let status: Int
+            let bytesIn, bytesOut: Int64
+        }
+
+        static func row(_ fields: [String]) -> String {
+            let widths = [24, 16, 16, 16, 24, 20, 8, 0]
+            return zip(fields, widths).map { field, width in
+                field.count >= width ? field + " " : field + String(repeating: " ", count: width - field.count)
+            }.joined()
+        }
+
+        /// A UTC time or date as given, or an age (`24h`) as the time that long ago.
+        static func time(_ text: String) throws -> String {
+            if AuditTime.parse(text) != nil { return text }
+            let units: [Character: Int64] = ["m": 60, "h": 3600, "d": 86400]
+            guard let unit = text.last.flatMap({ units[$0] }), let value = Int64(text.dropLast()) else {
+                throw ValidationError("'\(text)' is neither a UTC time (2026-11-23T02:10:56Z), a date, nor an age (24h)")
+            }
+            return AuditTime.format(AuditTime.nowMillis() - value * unit * 1000)
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that no record was edited, removed, inserted or reordered.",
+            discussion: "Exits 0 when the log is intact, 1 when it is not (each problem is printed with where it is).")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: ArgumentHelp("The audit directory or a copy of it (default: the configuration's).", valueName: "dir"))
+        var dir: String?
+
+        func run() throws {
+            let directory = try dir ?? store.configuration().auditDirectory
+            let result = try AuditVerifier.verify(directory: directory)
+            for note in result.notes { print("note: \(note)") }
+            for problem in result.problems.prefix(100) { print("PROBLEM: \(problem)") }
+            if result.problems.count > 100 { print("... and \(result.problems.count - 100) more problems") }
+            let range = result.firstSeq.map { "records \($0)-\(result.lastSeq ?? $0)" } ?? "no records"
+            print(
+                "audit verify: \(result.segments) segments, \(result.records) records (\(range)), "
+                    + (result.isIntact ? "intact; last hash \(result.lastHash ?? "-")" : "\(result.problems.count) problems"))
+            if !result.isIntact { throw ExitCode(1) }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the stored records of a time range as JSON lines, oldest first.",
+            discussion: "Each line is the record as stored, with its sequence number and the hash of the one before.")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: ArgumentHelp("The audit directory (default: the configuration's).", valueName: "dir")) var dir: String?
+        @Option(help: "From this time (inclusive): a UTC time, a date or an age (24h).") var since: String?
+        @Option(help: "Until this time (exclusive).") var until: String?
+
+        func run() throws {
+            let directory = try dir ?? store.configuration().auditDirectory
+            let low = try since.map { AuditTime.parse(try Query.time($0)) }
+            let high = try until.map { AuditTime.parse(try Query.time($0)) }
+            var buffer = Data()
+            try AuditExport.forEachLine(directory: directory, since: low ?? nil, until: high ?? nil) { line in
+                buffer.append(contentsOf: line)
+                buffer.append(0x0a)
+                if buffer.count >= 1 << 20 {
+                    FileHandle.standardOutput.write(buffer)
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            FileHandle.standardOutput.write(buffer)
+        }
+    }
+}
