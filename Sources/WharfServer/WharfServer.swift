@@ -59,7 +59,8 @@ public enum WharfServer {
         var audit: RequestAudit?
         var services: [any Service] = []
         if configuration.audit.enabled {
-            let log = try AuditLog(settings: configuration.audit.settings(directory: configuration.auditDirectory), logger: logger)
+            let log = try AuditLog(
+                settings: configuration.audit.settings(directory: configuration.auditDirectory), logger: logger)
             audit = RequestAudit(log: log, proxies: try TrustedProxies(configuration.audit.trustedProxies), logger: logger)
             services.append(log)
         }

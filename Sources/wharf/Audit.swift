@@ -42,23 +42,29 @@ struct Audit: AsyncParsableCommand {
             var first = true
             repeat {
                 var components = URLComponents()
-                components.queryItems = (parameters + (next.map { [("cursor", $0)] } ?? [])).map { URLQueryItem(name: $0.0, value: $0.1) }
+                components.queryItems = (parameters + (next.map { [("cursor", $0)] } ?? [])).map {
+                    URLQueryItem(name: $0.0, value: $0.1)
+                }
                 let data = try await server.send("GET", "/api/v1/audit?" + (components.percentEncodedQuery ?? ""))
                 let page = try JSONDecoder().decode(Page.self, from: data)
                 if json {
                     let raw = try JSONSerialization.jsonObject(with: data) as? [String: Any]
                     for record in raw?["records"] as? [Any] ?? [] {
-                        let line = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])
+                        let line = try JSONSerialization.data(
+                            withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])
                         print(String(decoding: line, as: UTF8.self))
                     }
                 } else {
-                    if first { print(Self.row(["TIME", "ACTOR", "CLIENT", "ACTION", "REPOSITORY", "REFERENCE", "STATUS", "BYTES"])) }
+                    if first {
+                        print(Self.row(["TIME", "ACTOR", "CLIENT", "ACTION", "REPOSITORY", "REFERENCE", "STATUS", "BYTES"]))
+                    }
                     for record in page.records {
                         let reference = [record.tag, record.digest].compactMap { $0 }.joined(separator: "@")
                         print(
                             Self.row([
                                 record.time, record.actor, record.client, record.action, record.repository ?? "-",
-                                reference.isEmpty ? "-" : reference, String(record.status) + (record.error.map { " \($0)" } ?? ""),
+                                reference.isEmpty ? "-" : reference,
+                                String(record.status) + (record.error.map { " \($0)" } ?? ""),
                                 String(record.bytesIn + record.bytesOut),
                             ]))
                     }

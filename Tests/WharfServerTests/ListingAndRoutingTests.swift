@@ -137,4 +137,40 @@ import WharfCore
         #expect(throws: WharfConfiguration.Invalid.self) { try configuration.apply(environment: ["WHARF_LISTEN": "nope"]) }
         #expect(try WharfConfiguration.hostAndPort("[::1]:5000") == ("::1", 5000))
     }
+
+    @Test func auditConfiguration() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-\(UUID()).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try """
+        dataDir: /srv/wharf
+        audit:
+          trustedProxies: ["10.0.0.0/8", "::1"]
+          flushInterval: 250ms
+          retention: { maxAge: 30d, maxBytes: "off" }
+          forward: { file: /var/log/audit.jsonl, syslog: "udp://127.0.0.1:514" }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        var configuration = WharfConfiguration()
+        try configuration.apply(yamlFile: file)
+        #expect(configuration.auditDirectory == "/srv/wharf/audit")
+        #expect(configuration.audit.flushInterval == .milliseconds(250))
+        #expect(configuration.audit.retentionAge == .seconds(30 * 86400) && configuration.audit.retentionBytes == nil)
+        #expect(configuration.audit.forwardFile == "/var/log/audit.jsonl")
+        try configuration.apply(environment: ["WHARF_AUDIT": "off", "WHARF_AUDIT_DIR": "/audit"])
+        #expect(!configuration.audit.enabled && configuration.auditDirectory == "/audit")
+        for bad in [
+            ["WHARF_AUDIT_TRUSTED_PROXIES": "10.0.0.0/33"], ["WHARF_AUDIT_TRUSTED_PROXIES": "proxy.example"],
+            ["WHARF_AUDIT_FORWARD_SYSLOG": "tcp://1.2.3.4:514"], ["WHARF_AUDIT": "maybe"],
+        ] {
+            var copy = configuration
+            #expect(throws: WharfConfiguration.Invalid.self) { try copy.apply(environment: bad) }
+        }
+
+        let proxies = try TrustedProxies(["10.0.0.0/8", "::1/128", "192.168.1.7"])
+        #expect(proxies.client(peer: "10.1.2.3", forwardedFor: "203.0.113.9") == "203.0.113.9")
+        #expect(proxies.client(peer: "10.1.2.3", forwardedFor: "spoof, 198.51.100.2, 10.4.4.4") == "198.51.100.2")
+        #expect(proxies.client(peer: "::1", forwardedFor: "2001:db8::1") == "2001:db8::1")
+        #expect(proxies.client(peer: "192.168.1.7", forwardedFor: "garbage") == "192.168.1.7")
+        #expect(proxies.client(peer: "192.168.1.8", forwardedFor: "203.0.113.9") == "192.168.1.8")
+        #expect(proxies.client(peer: "11.0.0.1", forwardedFor: "203.0.113.9") == "11.0.0.1")
+    }
 }

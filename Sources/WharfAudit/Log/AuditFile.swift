@@ -43,7 +43,9 @@ final class AuditFile {
     func write(_ bytes: [UInt8], at offset: Int64) throws(AuditError) {
         var written = 0
         while written < bytes.count {
-            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + written, $0.count - written, off_t(offset) + off_t(written)) }
+            let n = bytes.withUnsafeBytes {
+                pwrite(fd, $0.baseAddress! + written, $0.count - written, off_t(offset) + off_t(written))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw AuditError("write \(path)", errno: errno)

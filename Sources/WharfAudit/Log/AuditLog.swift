@@ -19,7 +19,8 @@ public final class AuditLog: Sendable {
     private let logger: Logger
 
     private struct State {
-        var pending: [AuditEvent] = []
+        /// Records waiting to be written, and whether a caller waits for each (a write's record).
+        var pending: [(event: AuditEvent, durable: Bool)] = []
         var waiters: [CheckedContinuation<Void, any Error>] = []
         var dropped = 0
         var failing = false
@@ -38,8 +39,8 @@ public final class AuditLog: Sendable {
         var forwarders: [any AuditForwarder] = []
         if let path = settings.forwardFile { forwarders.append(try FileForwarder(path: path)) }
         if let target = settings.forwardSyslog { forwarders.append(try SyslogForwarder(target)) }
-        if let note = writer.recoveryNote { state.withLock { $0.pending.append(.system(.recovered, note)) } }
-        if let missing { state.withLock { $0.pending.append(.system(.gap, missing)) } }
+        if let note = writer.recoveryNote { record(.system(.recovered, note)) }
+        if let missing { record(.system(.gap, missing)) }
         let loop = WriterLoop(log: self, writer: writer, forwarders: forwarders)
         let thread = Thread { loop.run() }
         thread.name = "wharf-audit"
@@ -50,16 +51,17 @@ public final class AuditLog: Sendable {
     public func record(_ event: AuditEvent) {
         state.withLock { state in
             guard !state.closed else { return }
-            if state.pending.count < settings.maxPending { state.pending.append(event) } else { state.dropped += 1 }
+            if state.pending.count < settings.maxPending { state.pending.append((event, false)) } else { state.dropped += 1 }
         }
     }
 
-    /// Records a write: returns once the record is on disk, or throws if it cannot be written.
+    /// Records a write: returns once the record is on disk, or throws if it cannot be written. Then the record is
+    /// not kept: the caller records what it answered instead.
     public func recordDurably(_ event: AuditEvent) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let accepted = state.withLock { state in
                 guard !state.closed else { return false }
-                state.pending.append(event)
+                state.pending.append((event, true))
                 state.waiters.append(continuation)
                 return true
             }
@@ -82,12 +84,15 @@ public final class AuditLog: Sendable {
     }
 
     /// The writer thread's view of the shared state: take everything that waits.
-    fileprivate func take() -> (events: [AuditEvent], waiters: [CheckedContinuation<Void, any Error>], stopping: Bool) {
+    fileprivate func take() -> (
+        events: [(event: AuditEvent, durable: Bool)], waiters: [CheckedContinuation<Void, any Error>], stopping: Bool
+    ) {
         state.withLock { state in
             var events = state.pending
             if state.dropped > 0, !state.failing {
-                events.insert(
-                    .system(.gap, "\(state.dropped) records were dropped while the audit log could not be written"), at: 0)
+                let gap = AuditEvent.system(
+                    .gap, "\(state.dropped) records were dropped while the audit log could not be written")
+                events.insert((gap, false), at: 0)
                 state.dropped = 0
             }
             defer {
@@ -99,13 +104,14 @@ public final class AuditLog: Sendable {
         }
     }
 
-    /// Puts back records that could not be written, ahead of newer ones, within `maxPending`.
-    fileprivate func putBack(_ events: [AuditEvent], failing: Bool) {
+    /// Puts back the reads' records that could not be written, ahead of newer ones, within `maxPending`. (The
+    /// writers' callers get the error and record their answer instead.)
+    fileprivate func putBack(_ events: [(event: AuditEvent, durable: Bool)]) {
+        let reads = events.filter { !$0.durable }
         state.withLock { state in
             let room = max(0, settings.maxPending - state.pending.count)
-            state.dropped += max(0, events.count - room)
-            state.pending.insert(contentsOf: events.prefix(room), at: 0)
-            state.failing = failing
+            state.dropped += max(0, reads.count - room)
+            state.pending.insert(contentsOf: reads.prefix(room), at: 0)
         }
     }
 
@@ -146,12 +152,12 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
             let (events, waiters, stopping) = log.take()
             if !events.isEmpty {
                 do {
-                    try write(events)
+                    try write(events.map(\.event))
                     if log.setFailing(false) { log.log.notice("the audit log is writable again") }
                     for waiter in waiters { waiter.resume() }
                 } catch {
                     if log.setFailing(true) { log.log.error("cannot write the audit log", metadata: ["error": "\(error)"]) }
-                    log.putBack(events, failing: true)
+                    log.putBack(events)
                     for waiter in waiters { waiter.resume(throwing: error) }
                 }
             } else {

@@ -32,7 +32,9 @@ public struct AuditSegments: Sendable {
         defer { closedir(dir) }
         var numbers: [Int] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
             if name.hasPrefix("segment-"), name.hasSuffix(".log"), let number = Int(name.dropFirst(8).dropLast(4)) {
                 numbers.append(number)
             }

@@ -9,7 +9,8 @@ final class SegmentWriter {
     private(set) var number: Int
     private var file: AuditFile
     private(set) var size: Int64
-    /// The time of the segment's first record; nil while it is empty.
+    /// When the segment's first record was written (or, after a restart, the time that record holds); nil while
+    /// it is empty.
     private var openedAt: Int64?
     private(set) var nextSeq: UInt64
     private(set) var lastHash: String
@@ -64,21 +65,23 @@ final class SegmentWriter {
     /// never something to cut.
     static func scan(_ path: String) throws -> Scan? {
         let file = try AuditFile(path: path, writable: false)
-        var result: Scan?
+        var last: (seq: UInt64, offset: Int64, length: Int)?
+        var firstTime: Int64?
         try file.forEachLine { offset, line in
             guard let header = AuditLine.header(line) else { return true }
-            let firstTime = result?.firstTime ?? AuditLine.time(line).flatMap(AuditTime.parse)
-            result = Scan(
-                lastSeq: header.seq, lastHash: AuditLine.hash(line), end: offset + Int64(line.count) + 1,
-                firstTime: firstTime, sealed: isSeal(line))
+            if last == nil { firstTime = AuditLine.time(line).flatMap(AuditTime.parse) }
+            last = (header.seq, offset, line.count)
             return true
         }
-        return result
+        guard let last else { return nil }
+        let line = try file.read(count: last.length, at: last.offset)[...]
+        return Scan(
+            lastSeq: last.seq, lastHash: AuditLine.hash(line), end: last.offset + Int64(last.length) + 1,
+            firstTime: firstTime, sealed: isSeal(line))
     }
 
     static func isSeal(_ line: ArraySlice<UInt8>) -> Bool {
-        let marker = Array(#","action":"segment-sealed","#.utf8)
-        return line.count < 4096 && line.indices.contains { line[$0...].starts(with: marker) }
+        AuditLine.contains(#","action":"segment-sealed","#, in: line)
     }
 
     /// Whether the segment should be sealed before more records go into it.
@@ -112,7 +115,7 @@ final class SegmentWriter {
             throw error
         }
         size += Int64(buffer.count)
-        if openedAt == nil { openedAt = events.first?.timeMillis }
+        if openedAt == nil { openedAt = AuditTime.nowMillis() }
         var seq = start.seq
         return ranges.map { range, event in
             defer { seq += 1 }
@@ -127,7 +130,9 @@ final class SegmentWriter {
     func seal() throws -> [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] {
         let records = nextSeq
         let sealed = try append([
-            .system(.segmentSealed, "segment \(number) sealed after record \(records - 1); the chain continues in segment \(number + 1)")
+            .system(
+                .segmentSealed,
+                "segment \(number) sealed after record \(records - 1); the chain continues in segment \(number + 1)")
         ])
         try startNextSegment()
         return sealed

@@ -1,5 +1,11 @@
 import Crypto
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The stored form of a record: one JSON object per line, its keys always in the same order, starting with
 /// `{"seq":N,"prev":"<sha256 of the line before>",` so that the chain can be checked without parsing the rest.
 /// A record's hash is the SHA-256 of its line without the newline.
@@ -76,6 +82,22 @@ enum AuditLine {
         let start = line.startIndex + #"{"seq":,"prev":""#.utf8.count + String(header.seq).utf8.count + 65
         guard line[start...].starts(with: key), line.endIndex - start >= key.count + 24 else { return nil }
         return String(decoding: line[(start + key.count)..<(start + key.count + 24)], as: UTF8.self)
+    }
+
+    /// Whether `text` occurs in the line (a byte search, for the few places that look for one key and value).
+    static func contains(_ text: String, in line: ArraySlice<UInt8>) -> Bool {
+        let needle = Array(text.utf8)
+        return line.withUnsafeBytes { haystack in
+            guard let base = haystack.baseAddress, haystack.count >= needle.count else { return false }
+            let last = haystack.count - needle.count
+            var start = 0
+            while start <= last, let hit = memchr(base + start, Int32(needle[0]), last - start + 1) {
+                let at = base.distance(to: UnsafeRawPointer(hit))
+                if needle.withUnsafeBytes({ memcmp(base + at, $0.baseAddress!, needle.count) }) == 0 { return true }
+                start = at + 1
+            }
+            return false
+        }
     }
 
     private static func field(_ name: String, _ value: String, _ out: inout [UInt8]) {

@@ -45,7 +45,9 @@ public enum AuditVerifier {
             let name = (segments.path(number) as NSString).lastPathComponent
             if position > 0, numbers[position - 1] != number - 1 {
                 result.problems.append(
-                    .init(segment: name, line: 0, seq: nil, message: "segments \(numbers[position - 1] + 1)-\(number - 1) are missing"))
+                    .init(
+                        segment: name, line: 0, seq: nil,
+                        message: "segments \(numbers[position - 1] + 1)-\(number - 1) are missing"))
             }
             func problem(_ line: Int, _ seq: UInt64?, _ message: String) {
                 result.problems.append(.init(segment: name, line: line, seq: seq, message: message))
@@ -98,9 +100,14 @@ public enum AuditVerifier {
         }
         result.lastSeq = expected?.seq
         result.lastHash = expected?.hash
-        if let firstPrev, let firstSeq = result.firstSeq, let name = numbers.first.map({ (segments.path($0) as NSString).lastPathComponent }) {
+        if let firstPrev, let firstSeq = result.firstSeq,
+            let name = numbers.first.map({ (segments.path($0) as NSString).lastPathComponent })
+        {
             if firstPrev == AuditLine.genesis {
-                if firstSeq != 1 { result.problems.append(.init(segment: name, line: 1, seq: firstSeq, message: "the first record is not record 1")) }
+                if firstSeq != 1 {
+                    result.problems.append(
+                        .init(segment: name, line: 1, seq: firstSeq, message: "the first record is not record 1"))
+                }
             } else if anchors.contains(firstPrev) {
                 result.notes.append("the log starts at record \(firstSeq): retention removed the records before it")
             } else {
@@ -116,7 +123,9 @@ public enum AuditVerifier {
                 result.problems.append(
                     .init(
                         segment: name, line: 0, seq: result.lastSeq,
-                        message: "the log ends at record \(result.lastSeq ?? 0) but record \(head.seq) was written: records were removed from the end"))
+                        message:
+                            "the log ends at record \(result.lastSeq ?? 0) but record \(head.seq) was written: records were removed from the end"
+                    ))
             } else if let headHash, headHash != head.hash {
                 result.problems.append(
                     .init(segment: name, line: 0, seq: head.seq, message: "record \(head.seq) was changed after it was written"))
@@ -133,7 +142,7 @@ public enum AuditVerifier {
 
     /// The hash a retention record says the chain continues from.
     private static func retentionAnchor(_ line: ArraySlice<UInt8>) -> String? {
-        guard line.count < 4096, String(decoding: line, as: UTF8.self).contains(#""action":"audit-retention""#),
+        guard AuditLine.contains(#""action":"audit-retention""#, in: line),
             let record = try? JSONDecoder().decode(AuditRecord.self, from: Data(line)), let detail = record.detail,
             let range = detail.range(of: "the chain continues from ")
         else { return nil }

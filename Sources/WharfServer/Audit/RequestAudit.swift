@@ -21,15 +21,14 @@ struct RequestAudit: Sendable {
     static func isWrite(_ method: HTTPRequest.Method) -> Bool { method != .get && method != .head }
 
     /// What is known when the request arrives.
-    func begin(_ request: Request, route: V2Route?, peer: SocketAddress?, time: Int64) -> AuditEvent {
+    func begin(_ request: Request, path: String, route: V2Route?, peer: SocketAddress?, time: Int64) -> AuditEvent {
         let peerAddress = peer?.ipAddress ?? peer?.pathname ?? "-"
-        let query = request.uri.queryParameters
         var event = AuditEvent(
             timeMillis: time, id: Self.newRequestID(),
             client: proxies.client(peer: peerAddress, forwardedFor: request.headers[.xForwardedFor]),
             userAgent: String((request.headers[.userAgent] ?? "-").prefix(512)), method: request.method.rawValue,
-            path: String(request.uri.path.prefix(2048)), action: Self.action(route, request.method, path: request.uri.path, query: query).rawValue,
-            status: 0)
+            path: path.count > 2048 ? String(path.prefix(2048)) : path,
+            action: Self.action(route, request.method, path: path, request: request).rawValue, status: 0)
         switch route {
         case .manifest(let name, let reference):
             event.repository = name.description
@@ -38,12 +37,13 @@ struct RequestAudit: Sendable {
             event.repository = name.description
             event.digest = digest
         case .uploads(let name):
+            let query = request.uri.queryParameters
             event.repository = name.description
             event.digest = query["mount"].map(String.init) ?? query["digest"].map(String.init)
             if let from = query["from"], query["mount"] != nil { event.detail = "from \(from)" }
         case .upload(let name, _):
             event.repository = name.description
-            event.digest = query["digest"].map(String.init)
+            event.digest = request.uri.queryParameters["digest"].map(String.init)
         case .tags(let name):
             event.repository = name.description
         case .base, .catalog, nil:
@@ -70,13 +70,21 @@ struct RequestAudit: Sendable {
             event.durationMicros = Self.micros(since: start)
             do {
                 try await log.recordDurably(event)
+                return response
             } catch {
-                logger.error("cannot write the audit record of a write", metadata: ["error": "\(error)", "path": "\(event.path)"])
+                // The write took effect, but its record could not be made durable: the client is told to try again
+                // (writes are idempotent), and the record says what it was told, once the log can be written.
+                logger.error(
+                    "cannot write the audit record of a write", metadata: ["error": "\(error)", "path": "\(event.path)"])
+                event.status = Int(Self.unavailable.httpStatus)
+                event.error = Self.unavailable.code.rawValue
+                event.detail =
+                    "the request took effect with status \(response.status.code), but its record could not be written in time"
+                log.record(event)
                 var failed = Self.unavailable.response(includeBody: true)
                 failed.headers[.requestID] = event.id
                 return failed
             }
-            return response
         }
         let body = response.body
         let log = self.log
@@ -90,10 +98,11 @@ struct RequestAudit: Sendable {
                 log.record(event)
             }
             do {
-                try await body.write(writer.map { buffer in
-                    tally.bytesOut.add(Int64(buffer.readableBytes), ordering: .relaxed)
-                    return buffer
-                })
+                try await body.write(
+                    writer.map { buffer in
+                        tally.bytesOut.add(Int64(buffer.readableBytes), ordering: .relaxed)
+                        return buffer
+                    })
             } catch {
                 finish()
                 throw error
@@ -106,7 +115,7 @@ struct RequestAudit: Sendable {
     static let unavailable = RegistryError(
         .internalError, status: 503, "the audit log cannot be written; writes are refused until it can")
 
-    private static func action(_ route: V2Route?, _ method: HTTPRequest.Method, path: String, query: Parameters) -> AuditAction {
+    private static func action(_ route: V2Route?, _ method: HTTPRequest.Method, path: String, request: Request) -> AuditAction {
         let reads = method == .get || method == .head
         switch route {
         case nil: return path.hasPrefix("/api/v1/") ? .admin : .other
@@ -122,7 +131,7 @@ struct RequestAudit: Sendable {
             if reads { return .pullBlob }
             if method == .delete { return .deleteBlob }
         case .uploads:
-            if method == .post { return query["mount"] != nil ? .mount : .pushBlob }
+            if method == .post { return request.uri.queryParameters["mount"] != nil ? .mount : .pushBlob }
         case .upload:
             if reads { return .uploadStatus }
             if method == .delete { return .cancelUpload }
@@ -131,11 +140,19 @@ struct RequestAudit: Sendable {
         return .other
     }
 
+    /// 128 random bits as 32 hex digits.
     private static func newRequestID() -> String {
         var generator = SystemRandomNumberGenerator()
-        let value = (UInt128(generator.next() as UInt64) << 64) | UInt128(generator.next() as UInt64)
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 32 - hex.count) + hex
+        let hex = Array("0123456789abcdef".utf8)
+        var text = [UInt8](repeating: 0, count: 32)
+        for half in 0..<2 {
+            var bits: UInt64 = generator.next()
+            for index in 0..<16 {
+                text[half * 16 + index] = hex[Int(bits & 15)]
+                bits >>= 4
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     private static func micros(since start: ContinuousClock.Instant) -> Int64 {

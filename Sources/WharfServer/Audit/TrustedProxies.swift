@@ -43,7 +43,7 @@ struct TrustedProxies: Sendable, Equatable {
     /// The client's address: the peer's own, unless the peer is a trusted proxy; then the right-most address in
     /// `X-Forwarded-For` that is not itself a trusted proxy (the left part of the header is the client's to write).
     func client(peer: String, forwardedFor: String?) -> String {
-        guard isTrusted(peer), let forwardedFor else { return peer }
+        guard !ranges.isEmpty, let forwardedFor, isTrusted(peer) else { return peer }
         let hops = forwardedFor.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         for hop in hops.reversed() where !hop.isEmpty {
             guard Self.bytes(hop) != nil else { return peer }  // not an address: do not believe the header

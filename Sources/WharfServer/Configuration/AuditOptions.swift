@@ -48,8 +48,12 @@ public struct AuditOptions: Sendable, Equatable {
         if let proxies = file.trustedProxies { trustedProxies = proxies }
         if let interval = file.flushInterval { flushInterval = try WharfConfiguration.duration(interval, "audit.flushInterval") }
         if let bytes = file.segmentBytes { segmentBytes = bytes }
-        if let age = file.retention?.maxAge { retentionAge = try Self.optional(age) { try WharfConfiguration.duration($0, "audit.retention.maxAge") } }
-        if let bytes = file.retention?.maxBytes { retentionBytes = try Self.optional(bytes) { try Self.bytes($0, "audit.retention.maxBytes") } }
+        if let age = file.retention?.maxAge {
+            retentionAge = try Self.optional(age) { try WharfConfiguration.duration($0, "audit.retention.maxAge") }
+        }
+        if let bytes = file.retention?.maxBytes {
+            retentionBytes = try Self.optional(bytes) { try Self.bytes($0, "audit.retention.maxBytes") }
+        }
         if let path = file.forward?.file { forwardFile = path }
         if let target = file.forward?.syslog { forwardSyslog = target }
     }
@@ -66,7 +70,9 @@ public struct AuditOptions: Sendable, Equatable {
         if let interval = environment["WHARF_AUDIT_FLUSH_INTERVAL"] {
             flushInterval = try WharfConfiguration.duration(interval, "WHARF_AUDIT_FLUSH_INTERVAL")
         }
-        if let bytes = environment["WHARF_AUDIT_SEGMENT_BYTES"] { segmentBytes = try Self.bytes(bytes, "WHARF_AUDIT_SEGMENT_BYTES") }
+        if let bytes = environment["WHARF_AUDIT_SEGMENT_BYTES"] {
+            segmentBytes = try Self.bytes(bytes, "WHARF_AUDIT_SEGMENT_BYTES")
+        }
         if let age = environment["WHARF_AUDIT_RETENTION_AGE"] {
             retentionAge = try Self.optional(age) { try WharfConfiguration.duration($0, "WHARF_AUDIT_RETENTION_AGE") }
         }
@@ -79,7 +85,9 @@ public struct AuditOptions: Sendable, Equatable {
 
     func validate() throws {
         _ = try TrustedProxies(trustedProxies)
-        guard segmentBytes >= 4096 else { throw WharfConfiguration.Invalid(description: "audit.segmentBytes must be at least 4096") }
+        guard segmentBytes >= 4096 else {
+            throw WharfConfiguration.Invalid(description: "audit.segmentBytes must be at least 4096")
+        }
         if let target = forwardSyslog, !target.hasPrefix("udp://"), !target.hasPrefix("unix://") {
             throw WharfConfiguration.Invalid(description: "audit.forward.syslog must be udp://HOST:PORT or unix:///PATH")
         }

@@ -1,6 +1,6 @@
 import NIOCore
-import Synchronization
 import Prometheus
+import Synchronization
 
 /// Passes a body through, adding the size of every buffer to a counter and to the request's tally.
 struct CountingBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {

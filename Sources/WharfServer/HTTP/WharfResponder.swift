@@ -22,11 +22,12 @@ struct WharfResponder: HTTPResponder {
         let start = ContinuousClock.now
         let arrived = AuditTime.nowMillis()
         let tally = RequestTally()
+        let path = request.uri.path
         var route: V2Route?
         var errorCode: String?
         var response: Response
         do {
-            route = try V2Route.parse(request.uri.path)
+            route = try V2Route.parse(path)
             if let audit, RequestAudit.isWrite(request.method), !audit.log.isWritable { throw RequestAudit.unavailable }
             response = try await RequestTally.$current.withValue(tally) {
                 if let route { try await api.respond(to: request, route: route) } else { try await other(request) }
@@ -46,8 +47,8 @@ struct WharfResponder: HTTPResponder {
         api.metrics.recordRequest(
             route: route?.name ?? "other", method: request.method.rawValue, status: response.status.code,
             duration: ContinuousClock.now - start)
-        guard let audit, RequestAudit.isRecorded(request.uri.path) else { return response }
-        let event = audit.begin(request, route: route, peer: context.remoteAddress, time: arrived)
+        guard let audit, RequestAudit.isRecorded(path) else { return response }
+        let event = audit.begin(request, path: path, route: route, peer: context.remoteAddress, time: arrived)
         response.headers[.requestID] = event.id
         return await audit.finish(event, response: response, errorCode: errorCode, tally: tally, start: start)
     }
