@@ -11,19 +11,21 @@ public enum WharfServer {
     public static func buildApplication(
         _ configuration: WharfConfiguration, address: String? = nil, logger: Logger
     ) throws -> some ApplicationProtocol {
-        let (application, _) = try build(configuration, addresses: [address ?? configuration.listen[0]], logger: logger)
+        let (application, _, _) = try build(configuration, addresses: [address ?? configuration.listen[0]], logger: logger)
         return application[0]
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
     public static func run(_ configuration: WharfConfiguration, logger: Logger) async throws {
-        let (applications, services) = try build(configuration, addresses: configuration.listen, logger: logger)
+        let (applications, services, auditLog) = try build(configuration, addresses: configuration.listen, logger: logger)
         logger.info(
             "wharf is serving",
             metadata: ["listen": "\(configuration.listen.joined(separator: ","))", "data": "\(configuration.dataDirectory)"])
         let group = ServiceGroup(
             configuration: .init(
-                services: applications.map { .init(service: $0) } + services.map { .init(service: $0) },
+                // Services stop in reverse order: the audit log last, after the servers have answered their last request.
+                services: (auditLog.map { [.init(service: $0)] } ?? []) + applications.map { .init(service: $0) }
+                    + services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -51,18 +53,16 @@ public enum WharfServer {
     }
 
     private static func build(_ configuration: WharfConfiguration, addresses: [String], logger: Logger) throws
-        -> ([Application<WharfResponder>], [any Service])
+        -> ([Application<WharfResponder>], [any Service], AuditLog?)
     {
         try configuration.validate()
         let registry = try openStore(configuration, logger: logger)
         let metrics = RegistryMetrics()
         var audit: RequestAudit?
-        var services: [any Service] = []
         if configuration.audit.enabled {
             let log = try AuditLog(
                 settings: configuration.audit.settings(directory: configuration.auditDirectory), logger: logger)
             audit = RequestAudit(log: log, proxies: try TrustedProxies(configuration.audit.trustedProxies), logger: logger)
-            services.append(log)
         }
         let responder = WharfResponder(
             api: DistributionAPI(registry: registry, metrics: metrics),
@@ -81,6 +81,6 @@ public enum WharfServer {
         let collector = PeriodicService(name: "garbage collection", interval: configuration.gcInterval, logger: logger) {
             metrics.recordGarbageCollection(try await registry.collectGarbage(grace: configuration.gcGrace, dryRun: false))
         }
-        return (applications, [purger, collector] + services)
+        return (applications, [purger, collector], audit?.log)
     }
 }

@@ -42,9 +42,10 @@ public final class AuditLog: Sendable {
         if let note = writer.recoveryNote { record(.system(.recovered, note)) }
         if let missing { record(.system(.gap, missing)) }
         let loop = WriterLoop(log: self, writer: writer, forwarders: forwarders)
-        let thread = Thread { loop.run() }
-        thread.name = "wharf-audit"
-        thread.start()
+        Thread.detachNewThread {
+            Thread.current.name = "wharf-audit"
+            loop.run()
+        }
     }
 
     /// Records a read: written within `flushInterval`.

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 
 /// Appends records to the newest segment, sealing it and starting the next when it is full or old. Owned by
 /// the log's writer thread.
@@ -17,8 +16,8 @@ final class SegmentWriter {
     /// What recovery found and did, for the log to record once it runs.
     private(set) var recoveryNote: String?
 
-    /// Opens the newest segment, cutting off a torn tail (bytes after the last newline, and trailing lines that
-    /// are not records chaining to the one before) that a crash can leave.
+    /// Opens the newest segment, cutting off the torn tail a crash can leave: bytes after the last newline, and
+    /// trailing lines that are not records at all.
     init(settings: AuditSettings) throws {
         self.settings = settings
         segments = AuditSegments(directory: settings.directory)
@@ -97,13 +96,15 @@ final class SegmentWriter {
     func append(_ events: [AuditEvent]) throws -> [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] {
         let start = (size: size, seq: nextSeq, hash: lastHash)
         var buffer: [UInt8] = []
-        var ranges: [(Range<Int>, AuditEvent)] = []
+        buffer.reserveCapacity(events.count * 512)
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(events.count)
         for event in events {
-            let line = AuditLine.encode(event, seq: nextSeq, prev: lastHash)
-            lastHash = AuditLine.hash(line[...])
+            let start = buffer.count
+            AuditLine.encode(event, seq: nextSeq, prev: lastHash, into: &buffer)
+            lastHash = AuditLine.hash(buffer[start...])
             nextSeq += 1
-            ranges.append((buffer.count..<buffer.count + line.count, event))
-            buffer.append(contentsOf: line)
+            ranges.append(start..<buffer.count)
             buffer.append(UInt8(ascii: "\n"))
         }
         do {
@@ -117,7 +118,7 @@ final class SegmentWriter {
         size += Int64(buffer.count)
         if openedAt == nil { openedAt = AuditTime.nowMillis() }
         var seq = start.seq
-        return ranges.map { range, event in
+        return zip(ranges, events).map { range, event in
             defer { seq += 1 }
             let row = AuditIndex.Row(
                 seq: seq, time: event.timeMillis, actor: event.actor, action: event.action, repository: event.repository,

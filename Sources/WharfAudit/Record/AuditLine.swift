@@ -12,33 +12,50 @@ import Crypto
 enum AuditLine {
     static let genesis = String(repeating: "0", count: 64)
 
+    /// Appends the record's line (without its newline) to `out`.
+    static func encode(_ event: AuditEvent, seq: UInt64, prev: String, into out: inout [UInt8]) {
+        raw(#"{"seq":"#, &out)
+        decimal(seq, &out)
+        field(#","prev":""#, prev, &out)
+        raw(#"","time":""#, &out)
+        AuditTime.append(event.timeMillis, to: &out)
+        field(#"","id":""#, event.id, &out)
+        field(#"","actor":""#, event.actor, &out)
+        field(#"","actorKind":""#, event.actorKind, &out)
+        field(#"","auth":""#, event.auth, &out)
+        field(#"","client":""#, event.client, &out)
+        field(#"","userAgent":""#, event.userAgent, &out)
+        field(#"","method":""#, event.method, &out)
+        field(#"","path":""#, event.path, &out)
+        field(#"","action":""#, event.action, &out)
+        if let value = event.repository { field(#"","repository":""#, value, &out) }
+        if let value = event.tag { field(#"","tag":""#, value, &out) }
+        if let value = event.digest { field(#"","digest":""#, value, &out) }
+        raw(#"","status":"#, &out)
+        decimal(UInt64(clamping: event.status), &out)
+        if let value = event.error { field(#","error":""#, value, &out) }
+        raw(event.error == nil ? #","bytesIn":"# : #"","bytesIn":"#, &out)
+        decimal(UInt64(clamping: event.bytesIn), &out)
+        raw(#","bytesOut":"#, &out)
+        decimal(UInt64(clamping: event.bytesOut), &out)
+        raw(#","durationMs":"#, &out)
+        let micros = UInt64(clamping: event.durationMicros)
+        decimal(micros / 1000, &out)
+        out.append(UInt8(ascii: "."))
+        let fraction = micros % 1000
+        out.append(0x30 + UInt8(fraction / 100))
+        out.append(0x30 + UInt8(fraction / 10 % 10))
+        out.append(0x30 + UInt8(fraction % 10))
+        if let value = event.detail {
+            field(#","detail":""#, value, &out)
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
     static func encode(_ event: AuditEvent, seq: UInt64, prev: String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512)
-        out.append(contentsOf: #"{"seq":"#.utf8)
-        out.append(contentsOf: String(seq).utf8)
-        field("prev", prev, &out)
-        field("time", AuditTime.format(event.timeMillis), &out)
-        field("id", event.id, &out)
-        field("actor", event.actor, &out)
-        field("actorKind", event.actorKind, &out)
-        field("auth", event.auth, &out)
-        field("client", event.client, &out)
-        field("userAgent", event.userAgent, &out)
-        field("method", event.method, &out)
-        field("path", event.path, &out)
-        field("action", event.action, &out)
-        if let value = event.repository { field("repository", value, &out) }
-        if let value = event.tag { field("tag", value, &out) }
-        if let value = event.digest { field("digest", value, &out) }
-        number("status", String(event.status), &out)
-        if let value = event.error { field("error", value, &out) }
-        number("bytesIn", String(event.bytesIn), &out)
-        number("bytesOut", String(event.bytesOut), &out)
-        let micros = String(event.durationMicros % 1000)
-        number("durationMs", "\(event.durationMicros / 1000).\(String(repeating: "0", count: 3 - micros.count))\(micros)", &out)
-        if let value = event.detail { field("detail", value, &out) }
-        out.append(UInt8(ascii: "}"))
+        encode(event, seq: seq, prev: prev, into: &out)
         return out
     }
 
@@ -100,29 +117,45 @@ enum AuditLine {
         }
     }
 
-    private static func field(_ name: String, _ value: String, _ out: inout [UInt8]) {
-        out.append(contentsOf: #",""#.utf8)
-        out.append(contentsOf: name.utf8)
-        out.append(contentsOf: #"":""#.utf8)
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
-            case 0..<0x20, 0x7f:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: #"\u00"#.utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 15)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
+    private static func raw(_ text: StaticString, _ out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    private static func number(_ name: String, _ value: String, _ out: inout [UInt8]) {
-        out.append(contentsOf: #",""#.utf8)
-        out.append(contentsOf: name.utf8)
-        out.append(contentsOf: #"":"#.utf8)
-        out.append(contentsOf: value.utf8)
+    static func decimal(_ value: UInt64, _ out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { scratch in
+            var value = value
+            var index = 20
+            repeat {
+                index -= 1
+                scratch[index] = 0x30 + UInt8(value % 10)
+                value /= 10
+            } while value > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[index...]))
+        }
+    }
+
+    /// `prefix` (which opens the value's quotes) and the value, escaped for JSON; the closing quote comes with
+    /// the next prefix.
+    private static func field(_ prefix: StaticString, _ value: String, _ out: inout [UInt8]) {
+        raw(prefix, &out)
+        var value = value
+        value.withUTF8 { bytes in
+            if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c || $0 == 0x7f }) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            let hex = Array("0123456789abcdef".utf8)
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
+                case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
+                case 0..<0x20, 0x7f:
+                    out.append(contentsOf: #"\u00"#.utf8)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 15)])
+                default: out.append(byte)
+                }
+            }
+        }
     }
 }

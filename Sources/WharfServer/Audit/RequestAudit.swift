@@ -8,8 +8,8 @@ import WharfAudit
 import WharfCore
 
 /// Turns requests into audit records. A write's record (anything but GET and HEAD) is durable before its
-/// response leaves; a read's record is made once its body has been sent, so that it holds the bytes really
-/// sent and the whole duration.
+/// response leaves; a blob download's record is made once its body has been sent, so that it holds the bytes
+/// really sent and the whole duration.
 struct RequestAudit: Sendable {
     let log: AuditLog
     let proxies: TrustedProxies
@@ -54,7 +54,8 @@ struct RequestAudit: Sendable {
 
     /// Completes the record with the answer and writes it: before returning for a write, after the body for a read.
     func finish(
-        _ event: AuditEvent, response: Response, errorCode: String?, tally: RequestTally, start: ContinuousClock.Instant
+        _ event: AuditEvent, method: HTTPRequest.Method, response: Response, errorCode: String?, tally: RequestTally,
+        start: ContinuousClock.Instant
     ) async -> Response {
         var event = event
         var response = response
@@ -64,7 +65,7 @@ struct RequestAudit: Sendable {
         if event.action == AuditAction.mount.rawValue, let from = event.detail {
             event.detail = response.status.code == 201 ? "mounted \(from)" : "mount \(from) fell back to an upload"
         }
-        if Self.isWrite(HTTPRequest.Method(event.method) ?? .get) {
+        if Self.isWrite(method) {
             event.bytesIn = tally.bytesIn.load(ordering: .relaxed)
             event.bytesOut = Int64(response.body.contentLength ?? 0)
             event.durationMicros = Self.micros(since: start)
@@ -72,20 +73,30 @@ struct RequestAudit: Sendable {
                 try await log.recordDurably(event)
                 return response
             } catch {
-                // The write took effect, but its record could not be made durable: the client is told to try again
-                // (writes are idempotent), and the record says what it was told, once the log can be written.
-                logger.error(
-                    "cannot write the audit record of a write", metadata: ["error": "\(error)", "path": "\(event.path)"])
-                event.status = Int(Self.unavailable.httpStatus)
+                // The record could not be made durable. A write that took effect is answered 503 all the same: the
+                // client tries again (writes are idempotent), and the record says what it was told.
+                if response.status.code < 400 {
+                    logger.error("a write took effect but its audit record cannot be written", metadata: ["error": "\(error)"])
+                    event.detail = "took effect with status \(response.status.code), but its record could not be written in time"
+                }
+                event.status = Self.unavailable.httpStatus
                 event.error = Self.unavailable.code.rawValue
-                event.detail =
-                    "the request took effect with status \(response.status.code), but its record could not be written in time"
                 log.record(event)
                 var failed = Self.unavailable.response(includeBody: true)
                 failed.headers[.requestID] = event.id
                 return failed
             }
         }
+        guard method == .get, event.action == AuditAction.pullBlob.rawValue, response.status.code / 100 == 2 else {
+            // An answer held in memory (a manifest, a listing, an error) is sent whole: record it now, and keep
+            // Hummingbird's single-write path for it.
+            event.bytesOut = Int64(response.body.contentLength ?? 0)
+            event.durationMicros = Self.micros(since: start)
+            log.record(event)
+            return response
+        }
+        // A blob streams from disk: record it once the last byte is out (or the client went away), with what
+        // was really sent.
         let body = response.body
         let log = self.log
         let begun = event
@@ -140,19 +151,13 @@ struct RequestAudit: Sendable {
         return .other
     }
 
-    /// 128 random bits as 32 hex digits.
+    /// Unique request ids without a system call each: a random prefix for this process, then a counter.
+    private static let idPrefix = String(UInt64.random(in: .min ... .max) | 1 << 63, radix: 16)
+    private static let idCounter = Atomic<UInt64>(0)
+
     private static func newRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let hex = Array("0123456789abcdef".utf8)
-        var text = [UInt8](repeating: 0, count: 32)
-        for half in 0..<2 {
-            var bits: UInt64 = generator.next()
-            for index in 0..<16 {
-                text[half * 16 + index] = hex[Int(bits & 15)]
-                bits >>= 4
-            }
-        }
-        return String(decoding: text, as: UTF8.self)
+        let count = String(idCounter.add(1, ordering: .relaxed).newValue, radix: 16)
+        return idPrefix + String(repeating: "0", count: 16 - count.count) + count
     }
 
     private static func micros(since start: ContinuousClock.Instant) -> Int64 {

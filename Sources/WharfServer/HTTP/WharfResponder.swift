@@ -29,8 +29,11 @@ struct WharfResponder: HTTPResponder {
         do {
             route = try V2Route.parse(path)
             if let audit, RequestAudit.isWrite(request.method), !audit.log.isWritable { throw RequestAudit.unavailable }
-            response = try await RequestTally.$current.withValue(tally) {
-                if let route { try await api.respond(to: request, route: route) } else { try await other(request) }
+            if audit != nil, RequestAudit.isWrite(request.method) {
+                // The bodies the routes read count into the tally (reads have none).
+                response = try await RequestTally.$current.withValue(tally) { try await handle(request, route: route) }
+            } else {
+                response = try await handle(request, route: route)
             }
         } catch let error as RegistryError {
             if error.httpStatus >= 500 {
@@ -50,7 +53,12 @@ struct WharfResponder: HTTPResponder {
         guard let audit, RequestAudit.isRecorded(path) else { return response }
         let event = audit.begin(request, path: path, route: route, peer: context.remoteAddress, time: arrived)
         response.headers[.requestID] = event.id
-        return await audit.finish(event, response: response, errorCode: errorCode, tally: tally, start: start)
+        return await audit.finish(
+            event, method: request.method, response: response, errorCode: errorCode, tally: tally, start: start)
+    }
+
+    private func handle(_ request: Request, route: V2Route?) async throws -> Response {
+        if let route { try await api.respond(to: request, route: route) } else { try await other(request) }
     }
 
     private func other(_ request: Request) async throws -> Response {
