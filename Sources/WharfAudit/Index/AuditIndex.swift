@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// The query index: one row per record with the fields a query filters on and where its line is. It is built
 /// from the segments and can always be rebuilt from them; `head` holds the newest record's hash, which lets
@@ -52,16 +53,44 @@ final class AuditIndex: Sendable {
 
     func insert(_ rows: [Row], head: (seq: UInt64, hash: String)) throws {
         try database.write { db in
-            let statement = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            // Bound through SQLite's own API: this runs for every request, and GRDB's argument arrays cost more
+            // than the insert itself.
+            let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            let handle = statement.sqliteStatement
             for row in rows {
-                try statement.execute(arguments: [
-                    Int64(row.seq), row.time, row.actor, row.action, row.repository, row.status, row.segment, row.offset,
-                    row.length,
-                ])
+                sqlite3_reset(handle)
+                sqlite3_bind_int64(handle, 1, Int64(row.seq))
+                sqlite3_bind_int64(handle, 2, row.time)
+                Self.bind(handle, 3, row.actor)
+                Self.bind(handle, 4, row.action)
+                if let repository = row.repository { Self.bind(handle, 5, repository) } else { sqlite3_bind_null(handle, 5) }
+                sqlite3_bind_int64(handle, 6, Int64(row.status))
+                sqlite3_bind_int64(handle, 7, Int64(row.segment))
+                sqlite3_bind_int64(handle, 8, row.offset)
+                sqlite3_bind_int64(handle, 9, Int64(row.length))
+                let result = sqlite3_step(handle)
+                guard result == SQLITE_DONE else {
+                    throw DatabaseError(
+                        resultCode: ResultCode(rawValue: result), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
             }
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO head VALUES (1, ?, ?)", arguments: [Int64(head.seq), head.hash])
+            sqlite3_reset(handle)
+            try db.execute(sql: "INSERT OR REPLACE INTO head VALUES (1, ?, ?)", arguments: [Int64(head.seq), head.hash])
+        }
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private static func bind(_ handle: OpaquePointer, _ index: Int32, _ text: String) {
+        var text = text
+        if text.isEmpty {
+            sqlite3_bind_text(handle, index, "", 0, nil)
+            return
+        }
+        text.withUTF8 { bytes in
+            _ = bytes.withMemoryRebound(to: CChar.self) {
+                sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), transient)
+            }
         }
     }
 

@@ -49,7 +49,8 @@ public struct AuditSegments: Sendable {
 
     func createDirectory() throws(AuditError) {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         } catch {
             throw AuditError("create \(directory): \(error)")
         }

@@ -26,8 +26,8 @@ struct RequestAudit: Sendable {
         var event = AuditEvent(
             timeMillis: time, id: Self.newRequestID(),
             client: proxies.client(peer: peerAddress, forwardedFor: request.headers[.xForwardedFor]),
-            userAgent: String((request.headers[.userAgent] ?? "-").prefix(512)), method: request.method.rawValue,
-            path: path.count > 2048 ? String(path.prefix(2048)) : path,
+            userAgent: Self.limited(request.headers[.userAgent] ?? "-", 512), method: request.method.rawValue,
+            path: Self.limited(path, 2048),
             action: Self.action(route, request.method, path: path, request: request).rawValue, status: 0)
         switch route {
         case .manifest(let name, let reference):
@@ -149,6 +149,10 @@ struct RequestAudit: Sendable {
             return .pushBlob
         }
         return .other
+    }
+
+    private static func limited(_ text: String, _ bytes: Int) -> String {
+        text.utf8.count <= bytes ? text : String(text.prefix(bytes))
     }
 
     /// Unique request ids without a system call each: a random prefix for this process, then a counter.
