@@ -28,8 +28,9 @@ struct WharfResponder: HTTPResponder {
         var response: Response
         do {
             route = try V2Route.parse(path)
-            if let audit, RequestAudit.isWrite(request.method), !audit.log.isWritable { throw RequestAudit.unavailable }
-            if audit != nil, RequestAudit.isWrite(request.method) {
+            if let audit, RequestAudit.isWrite(request.method) {
+                // A write whose record could not be kept is refused before it changes anything.
+                guard audit.log.isWritable else { throw RequestAudit.unavailable }
                 // The bodies the routes read count into the tally (reads have none).
                 response = try await RequestTally.$current.withValue(tally) { try await handle(request, route: route) }
             } else {
@@ -37,12 +38,12 @@ struct WharfResponder: HTTPResponder {
             }
         } catch let error as RegistryError {
             if error.httpStatus >= 500 {
-                logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+                logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
             }
             errorCode = error.code.rawValue
             response = error.response(includeBody: request.method != .head)
         } catch {
-            logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
             errorCode = RegistryError.Code.internalError.rawValue
             response = RegistryError.internalError("\(error)").response(includeBody: request.method != .head)
         }
