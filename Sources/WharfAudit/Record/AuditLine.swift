@@ -53,12 +53,6 @@ enum AuditLine {
         out.append(UInt8(ascii: "}"))
     }
 
-    static func encode(_ event: AuditEvent, seq: UInt64, prev: String) -> [UInt8] {
-        var out: [UInt8] = []
-        encode(event, seq: seq, prev: prev, into: &out)
-        return out
-    }
-
     static func hash(_ line: ArraySlice<UInt8>) -> String {
         var hasher = SHA256()
         line.withUnsafeBytes { hasher.update(bufferPointer: $0) }
