@@ -176,4 +176,24 @@ struct AuditChainTests {
             #expect(!page.lines.isEmpty)
         }
     }
+
+    @Test("retention by age removes sealed segments whose last write is older than the limit")
+    func retentionByAge() async throws {
+        try await withAuditDirectory { directory in
+            let segments = AuditSegments(directory: directory)
+            try await writeRecords(directory, (1...30).map { event($0) }, batch: 5) { $0.segmentBytes = 4096 }
+            let before = try segments.numbers()
+            #expect(before.count >= 3)
+            try await Task.sleep(for: .milliseconds(2100))  // segment times are kept in whole seconds
+            try await writeRecords(directory, (31...45).map { event($0) }, batch: 5) {
+                $0.segmentBytes = 4096
+                $0.retentionAge = .seconds(1)
+            }
+            let after = try segments.numbers()
+            #expect(after.first! > before.last! - 1)  // every segment sealed before the pause is gone
+            let result = try AuditVerifier.verify(directory: directory)
+            #expect(result.isIntact)
+            #expect(result.notes.contains { $0.contains("retention removed the records before it") })
+        }
+    }
 }

@@ -28,6 +28,8 @@ final class AuditIndex: Sendable {
 
     init(path: String) throws {
         var configuration = Configuration()
+        // `wharf audit verify` opens the index while the server writes it.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             // The segments are the durable copy; the index is rebuilt from them after a crash.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
