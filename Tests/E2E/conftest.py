@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,16 @@ def require(tool: str) -> str:
     if path is None:
         pytest.fail(f"{tool} is not installed; run scripts/test.sh, which installs the clients")
     return path
+
+
+@contextmanager
+def small_tmpfs(mountpoint: Path, size: str):
+    """A tmpfs of `size` mounted at `mountpoint` for the duration (root is needed for mount; CI runs as root)."""
+    mountpoint.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)], capture_output=True)
+    if result.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs (root is needed): {result.stderr.decode()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)

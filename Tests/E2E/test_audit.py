@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import Server, require, run, wharf_binary
+from conftest import Server, require, run, small_tmpfs, wharf_binary
 from images import Layout, sha256
 
 
@@ -327,13 +327,8 @@ def test_audit_off_writes_no_log(tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mountpoint)], capture_output=True)
-    if result.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs (root is needed): {result.stderr.decode()}")
-    yield mountpoint
-    subprocess.run(["umount", str(mountpoint)], check=True)
+    with small_tmpfs(tmp_path / "disk", "16m") as mountpoint:
+        yield mountpoint
 
 
 def test_a_full_audit_disk_refuses_writes_keeps_reads_and_loses_no_record(tmp_path, small_disk):

@@ -4,25 +4,19 @@ test mounts and removes (root is needed for mount; CI runs as root)."""
 
 import json
 import os
-import subprocess
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import Server
+from conftest import Server, small_tmpfs
 from images import sha256
 
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mountpoint)], capture_output=True)
-    if result.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs (root is needed): {result.stderr.decode()}")
-    yield mountpoint
-    subprocess.run(["umount", str(mountpoint)], check=True)
+    with small_tmpfs(tmp_path / "disk", "6m") as mountpoint:
+        yield mountpoint
 
 
 def post(server, repo, data: bytes):

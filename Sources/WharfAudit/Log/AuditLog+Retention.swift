@@ -12,8 +12,9 @@ extension AuditLog {
     /// accepts the log starting later. Nil when nothing is due.
     func expiredSegments(current: Int) throws -> ([Int], AuditEvent)? {
         let segments = AuditSegments(directory: settings.directory)
-        let sealed = try segments.numbers().filter { $0 < current }
-        var total = try segments.numbers().reduce(Int64(0)) { $0 + segments.size($1) }
+        let numbers = try segments.numbers()
+        let sealed = numbers.filter { $0 < current }
+        var total = numbers.reduce(Int64(0)) { $0 + segments.size($1) }
         let now = AuditTime.nowMillis()
         var expired: [Int] = []
         for number in sealed {

@@ -18,9 +18,12 @@ public struct AuditSegments: Sendable {
 
     var indexPath: String { directory + "/index.db" }
 
-    func path(_ number: Int) -> String {
+    func path(_ number: Int) -> String { directory + "/" + name(number) }
+
+    /// `segment-000000000001.log`.
+    func name(_ number: Int) -> String {
         let digits = String(number)
-        return directory + "/segment-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + ".log"
+        return "segment-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + ".log"
     }
 
     /// The segment numbers present, oldest first.

@@ -42,7 +42,7 @@ public enum AuditVerifier {
         let head = try indexHead(segments)
         var headHash: String?
         for (position, number) in numbers.enumerated() {
-            let name = (segments.path(number) as NSString).lastPathComponent
+            let name = segments.name(number)
             if position > 0, numbers[position - 1] != number - 1 {
                 result.problems.append(
                     .init(
@@ -101,7 +101,7 @@ public enum AuditVerifier {
         result.lastSeq = expected?.seq
         result.lastHash = expected?.hash
         if let firstPrev, let firstSeq = result.firstSeq,
-            let name = numbers.first.map({ (segments.path($0) as NSString).lastPathComponent })
+            let name = numbers.first.map(segments.name)
         {
             if firstPrev == AuditLine.genesis {
                 if firstSeq != 1 {
@@ -118,7 +118,7 @@ public enum AuditVerifier {
             }
         }
         if let head {
-            let name = numbers.last.map { (segments.path($0) as NSString).lastPathComponent } ?? "(no segment)"
+            let name = numbers.last.map(segments.name) ?? "(no segment)"
             if head.seq > result.lastSeq ?? 0 {
                 result.problems.append(
                     .init(
