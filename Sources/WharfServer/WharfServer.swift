@@ -1,8 +1,11 @@
 import Hummingbird
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import ServiceLifecycle
 import UnixSignals
 import WharfAudit
+import WharfAuth
 import WharfStorage
 
 /// Builds the registry behind one HTTP application per listen address, sharing one store.
@@ -10,17 +13,23 @@ public enum WharfServer {
     /// The registry application on one address; tests use it with Hummingbird's test client.
     public static func buildApplication(
         _ configuration: WharfConfiguration, address: String? = nil, logger: Logger
-    ) throws -> some ApplicationProtocol {
-        let (application, _, _) = try build(configuration, addresses: [address ?? configuration.listen[0]], logger: logger)
-        return application[0]
+    ) async throws -> some ApplicationProtocol {
+        var configuration = configuration
+        configuration.listen = [address ?? configuration.listen[0]]
+        configuration.tlsListen = []
+        return try await build(configuration, logger: logger).applications[0]
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
     public static func run(_ configuration: WharfConfiguration, logger: Logger) async throws {
-        let (applications, services, auditLog) = try build(configuration, addresses: configuration.listen, logger: logger)
+        let (applications, services, auditLog) = try await build(configuration, logger: logger)
         logger.info(
             "wharf is serving",
-            metadata: ["listen": "\(configuration.listen.joined(separator: ","))", "data": "\(configuration.dataDirectory)"])
+            metadata: [
+                "listen": "\(configuration.listen.joined(separator: ","))",
+                "tls": "\(configuration.tlsListen.joined(separator: ","))", "data": "\(configuration.dataDirectory)",
+                "auth": "\(configuration.auth.enabled ? "on" : "off")",
+            ])
         let group = ServiceGroup(
             configuration: .init(
                 // Services stop in reverse order: the audit log last, after the servers have answered their last request.
@@ -52,8 +61,8 @@ public enum WharfServer {
             maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil, encryption: encryption)
     }
 
-    private static func build(_ configuration: WharfConfiguration, addresses: [String], logger: Logger) throws
-        -> ([Application<WharfResponder>], [any Service], AuditLog?)
+    private static func build(_ configuration: WharfConfiguration, logger: Logger) async throws
+        -> (applications: [Application<WharfResponder>], services: [any Service], auditLog: AuditLog?)
     {
         try configuration.validate()
         let registry = try openStore(configuration, logger: logger)
@@ -62,18 +71,43 @@ public enum WharfServer {
         if configuration.audit.enabled {
             let log = try AuditLog(
                 settings: configuration.audit.settings(directory: configuration.auditDirectory), logger: logger)
-            audit = RequestAudit(log: log, proxies: try TrustedProxies(configuration.audit.trustedProxies), logger: logger)
+            audit = RequestAudit(log: log, logger: logger)
         }
-        let responder = WharfResponder(
-            api: DistributionAPI(registry: registry, metrics: metrics),
-            admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), audit: audit,
-            logger: logger)
-        let applications = try addresses.map { address in
+        var services = [any Service]()
+        var gate: Gatekeeper?
+        var tokenEndpoint: TokenEndpoint?
+        if configuration.auth.enabled {
+            (gate, tokenEndpoint) = try await accessControl(configuration, logger: logger)
+            if let tokens = tokenEndpoint?.tokens {
+                // Picks up a key added by `wharf auth rotate-signing-key`.
+                services.append(
+                    PeriodicService(name: "token key reload", interval: .seconds(10), logger: logger) {
+                        try await tokens.reload()
+                    })
+            }
+        }
+        func responder(scheme: String) throws -> WharfResponder {
+            WharfResponder(
+                api: DistributionAPI(registry: registry, metrics: metrics),
+                admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), audit: audit,
+                gate: gate, tokenEndpoint: tokenEndpoint, proxies: try TrustedProxies(configuration.audit.trustedProxies),
+                scheme: scheme, logger: logger)
+        }
+        var applications = try configuration.listen.map { address in
             let (host, port) = try WharfConfiguration.hostAndPort(address)
             return Application(
-                responder: responder,
-                configuration: .init(address: .hostname(host, port: port), serverName: "wharf"),
-                logger: logger)
+                responder: try responder(scheme: "http"),
+                configuration: .init(address: .hostname(host, port: port), serverName: "wharf"), logger: logger)
+        }
+        if !configuration.tlsListen.isEmpty, let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
+            let tls = try tlsConfiguration(certificate: certificate, key: key)
+            for address in configuration.tlsListen {
+                let (host, port) = try WharfConfiguration.hostAndPort(address)
+                applications.append(
+                    Application(
+                        responder: try responder(scheme: "https"), server: try .tls(.http1(), tlsConfiguration: tls),
+                        configuration: .init(address: .hostname(host, port: port), serverName: "wharf"), logger: logger))
+            }
         }
         let purger = PeriodicService(name: "upload purge", interval: configuration.uploadPurgeInterval, logger: logger) {
             try await registry.purgeUploads(olderThan: configuration.uploadTTL)
@@ -81,6 +115,36 @@ public enum WharfServer {
         let collector = PeriodicService(name: "garbage collection", interval: configuration.gcInterval, logger: logger) {
             metrics.recordGarbageCollection(try await registry.collectGarbage(grace: configuration.gcGrace, dryRun: false))
         }
-        return (applications, [purger, collector], audit?.log)
+        return (applications, services + [purger, collector], audit?.log)
+    }
+
+    private static func accessControl(_ configuration: WharfConfiguration, logger: Logger) async throws -> (
+        Gatekeeper, TokenEndpoint?
+    ) {
+        let options = configuration.auth
+        let authenticator = Authenticator(
+            store: try IdentityStore(directory: configuration.authDirectory), htpasswdPath: options.htpasswd,
+            groups: options.groups, logger: logger)
+        let tokens =
+            options.tokenEnabled
+            ? try await TokenService(settings: options.tokenSettings(directory: configuration.authDirectory), logger: logger)
+            : nil
+        let gate = Gatekeeper(
+            policy: try options.accessPolicy(), authenticator: authenticator, tokens: tokens,
+            throttle: LoginThrottle(limit: options.failureLimit, window: options.failureWindow), realm: options.realm,
+            logger: logger)
+        return (gate, tokens.map { TokenEndpoint(gate: gate, tokens: $0) })
+    }
+
+    /// The server's certificate chain and key, from PEM files; a clear error when either cannot be read.
+    private static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate)
+            return TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        } catch {
+            throw WharfConfiguration.Invalid(description: "TLS certificate \(certificate) or key \(key): \(error)")
+        }
     }
 }

@@ -9,7 +9,8 @@ struct Serve: AsyncParsableCommand {
             With no options it listens on 0.0.0.0:5000 (plain HTTP) and keeps its data in ./storage.
             Settings come from, later ones winning: built-in defaults, the YAML file given by --config \
             (or WHARF_CONFIG), WHARF_* environment variables (WHARF_LISTEN, WHARF_DATA_DIR, WHARF_LOG_LEVEL, \
-            WHARF_LOG_FORMAT, WHARF_MAX_MANIFEST_BYTES, WHARF_MAX_BLOB_BYTES, WHARF_UPLOAD_TTL), and these options.
+            WHARF_LOG_FORMAT, WHARF_MAX_MANIFEST_BYTES, WHARF_MAX_BLOB_BYTES, WHARF_UPLOAD_TTL, WHARF_TLS_*, WHARF_AUTH*, \
+            WHARF_AUDIT*), and these options. See the README for the whole list.
             """
     )
 
@@ -17,6 +18,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Address to listen on; repeat for several.", valueName: "host:port"))
     var listen: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Address to listen on with TLS; repeat for several.", valueName: "host:port"))
+    var tlsListen: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("TLS certificate chain (PEM).", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(name: .long, help: ArgumentHelp("TLS private key (PEM).", valueName: "file"))
+    var tlsKey: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
@@ -27,6 +37,9 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try store.configuration { configuration in
             if !listen.isEmpty { configuration.listen = listen }
+            if !tlsListen.isEmpty { configuration.tlsListen = tlsListen }
+            if let tlsCert { configuration.tlsCertificate = tlsCert }
+            if let tlsKey { configuration.tlsKey = tlsKey }
             if let logLevel { configuration.logLevel = logLevel }
             if let logFormat { configuration.logFormat = logFormat }
         }

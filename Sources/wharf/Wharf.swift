@@ -8,7 +8,9 @@ struct Wharf: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wharf",
         abstract: "An OCI container registry: the OCI Distribution API v1.1 on content-addressed storage.",
-        subcommands: [Serve.self, GC.self, Fsck.self, Keys.self, Audit.self]
+        subcommands: [
+            Serve.self, GC.self, Fsck.self, Keys.self, Audit.self, Users.self, Robots.self, Auth.self, Certs.self,
+        ]
     )
 }
 

@@ -27,7 +27,9 @@ def wharf_binary() -> str:
 class Server:
     """A `wharf serve` process with its own data directory."""
 
-    def __init__(self, data_dir: Path, extra_env=None, log_level="warning"):
+    def __init__(self, data_dir: Path, extra_env=None, log_level="warning", args=(), netns=None):
+        """`args` go to `wharf serve` after the defaults; `netns` runs it (and its health probe) in that network
+        namespace."""
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
@@ -36,20 +38,30 @@ class Server:
         env = dict(os.environ, **(extra_env or {}))
         self.log_path = data_dir.parent / f"wharf-{self.port}.log"
         self.log = open(self.log_path, "wb")
+        wrapper = ["ip", "netns", "exec", netns] if netns else []
         self.process = subprocess.Popen(
-            [binary, "serve", "--listen", self.host, "--data-dir", str(data_dir), "--log-level", log_level],
+            [*wrapper, binary, "serve", "--listen", self.host, "--data-dir", str(data_dir), "--log-level", log_level,
+             *map(str, args)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"wharf exited with {self.process.returncode}")
-                time.sleep(0.1)
+            if self.healthy(wrapper):
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"wharf exited with {self.process.returncode}: {self.log_path.read_text()}")
+            time.sleep(0.1)
         raise RuntimeError("wharf did not become healthy")
+
+    def healthy(self, wrapper) -> bool:
+        if wrapper:
+            probe = f"import urllib.request; urllib.request.urlopen('{self.url}/healthz', timeout=1)"
+            return subprocess.run([*wrapper, "python3", "-c", probe], capture_output=True).returncode == 0
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=1):
+                return True
+        except OSError:
+            return False
 
     def kill(self):
         """SIGKILL: no graceful shutdown, as in a crash."""

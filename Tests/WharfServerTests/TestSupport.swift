@@ -22,7 +22,7 @@ func withRegistry(
     adjust(&configuration)
     var logger = Logger(label: "wharf-test")
     logger.logLevel = .warning
-    let app = try WharfServer.buildApplication(configuration, logger: logger)
+    let app = try await WharfServer.buildApplication(configuration, logger: logger)
     try await app.test(.live) { client in try await test(client, directory) }
 }
 

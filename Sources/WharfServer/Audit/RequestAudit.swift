@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import Synchronization
 import WharfAudit
+import WharfAuth
 import WharfCore
 
 /// Turns requests into audit records. A write's record (anything but GET and HEAD) is durable before its
@@ -12,7 +13,6 @@ import WharfCore
 /// really sent and the whole duration.
 struct RequestAudit: Sendable {
     let log: AuditLog
-    let proxies: TrustedProxies
     let logger: Logger
 
     /// Probes and scrapes are not API requests; recording them would bury the log in load-balancer traffic.
@@ -21,11 +21,12 @@ struct RequestAudit: Sendable {
     static func isWrite(_ method: HTTPRequest.Method) -> Bool { method != .get && method != .head }
 
     /// What is known when the request arrives.
-    func begin(_ request: Request, path: String, route: V2Route?, peer: SocketAddress?, time: Int64) -> AuditEvent {
-        let peerAddress = peer?.ipAddress ?? peer?.pathname ?? "-"
+    func begin(_ request: Request, path: String, route: V2Route?, client: String, caller: Caller, time: Int64)
+        -> AuditEvent
+    {
         var event = AuditEvent(
-            timeMillis: time, id: Self.newRequestID(),
-            client: proxies.client(peer: peerAddress, forwardedFor: request.headers[.xForwardedFor]),
+            timeMillis: time, id: Self.newRequestID(), actor: caller.identity.name,
+            actorKind: caller.identity.kind.rawValue, auth: caller.auth, client: client,
             userAgent: Self.limited(request.headers[.userAgent] ?? "-", 512), method: request.method.rawValue,
             path: Self.limited(path, 2048),
             action: Self.action(route, request.method, path: path, request: request).rawValue, status: 0)
@@ -129,8 +130,12 @@ struct RequestAudit: Sendable {
     private static func action(_ route: V2Route?, _ method: HTTPRequest.Method, path: String, request: Request) -> AuditAction {
         let reads = method == .get || method == .head
         switch route {
-        case nil: return path.hasPrefix("/api/v1/") ? .admin : .other
-        case .base: return .ping
+        case nil:
+            if path == TokenEndpoint.path { return .token }
+            return path.hasPrefix("/api/v1/") ? .admin : .other
+        case .base:
+            // Credentials sent to the base endpoint are a login (what `docker login` and friends do).
+            return request.headers[.authorization].map { $0.lowercased().hasPrefix("basic ") } == true ? .login : .ping
         case .catalog: return .catalog
         case .tags: return .listTags
         case .referrers: return .referrers

@@ -1,4 +1,5 @@
 import Foundation
+import WharfAuth
 import WharfStorage
 import Yams
 
@@ -30,6 +31,12 @@ public struct WharfConfiguration: Sendable, Equatable {
     var environmentKeys: [String: String] = [:]
     /// The audit log (on by default).
     public var audit = AuditOptions()
+    /// Access control (off by default).
+    public var auth = AuthOptions()
+    /// `HOST:PORT` addresses to listen on with TLS, given a certificate and its key (PEM files).
+    public var tlsListen: [String] = []
+    public var tlsCertificate: String?
+    public var tlsKey: String?
 
     public init() {}
 
@@ -43,6 +50,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     ///     gc: { interval: 1h, grace: 1h }
     ///     encryption: { enabled: true, keyDir: /etc/wharf/keys }
     ///     audit: { enabled: true, ... }        (see AuditOptions)
+    ///     auth: { enabled: true, ... }         (see AuthOptions)
+    ///     tls: { listen: ["0.0.0.0:5443"], certificate: server.pem, key: server-key.pem }
     struct File: Decodable {
         struct Log: Decodable {
             var level: String?
@@ -64,7 +73,14 @@ public struct WharfConfiguration: Sendable, Equatable {
             var enabled: Bool?
             var keyDir: String?
         }
+        struct TLS: Decodable {
+            var listen: [String]?
+            var certificate: String?
+            var key: String?
+        }
         var listen: [String]?
+        var tls: TLS?
+        var auth: AuthOptions.File?
         var dataDir: String?
         var encryption: Encryption?
         var audit: AuditOptions.File?
@@ -104,13 +120,18 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let enabled = file.encryption?.enabled { encryptionEnabled = enabled }
         if let directory = file.encryption?.keyDir { encryptionKeyDirectory = directory }
         if let audit = file.audit { try self.audit.apply(audit) }
+        if let auth = file.auth { try self.auth.apply(auth) }
+        if let listen = file.tls?.listen { tlsListen = listen }
+        if let path = file.tls?.certificate { tlsCertificate = path }
+        if let path = file.tls?.key { tlsKey = path }
         try validate()
     }
 
     /// Applies `WHARF_LISTEN` (comma-separated), `WHARF_DATA_DIR`, `WHARF_LOG_LEVEL`, `WHARF_LOG_FORMAT`,
     /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`, `WHARF_GC_INTERVAL`, `WHARF_GC_GRACE`,
     /// `WHARF_ENCRYPTION` (on/off), `WHARF_ENCRYPTION_KEY_DIR`, `WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`,
-    /// and the audit log's (`AuditOptions`).
+    /// `WHARF_TLS_LISTEN` (comma-separated), `WHARF_TLS_CERT`, `WHARF_TLS_KEY`, and the audit log's (`AuditOptions`)
+    /// and access control's (`AuthOptions`).
     public mutating func apply(environment: [String: String]) throws {
         if let listen = environment["WHARF_LISTEN"] { self.listen = listen.split(separator: ",").map(String.init) }
         if let dir = environment["WHARF_DATA_DIR"] { dataDirectory = dir }
@@ -133,18 +154,28 @@ public struct WharfConfiguration: Sendable, Equatable {
             [EnvironmentKeys.activeVariable, EnvironmentKeys.previousVariable].contains($0.key)
         }
         try audit.apply(environment: environment)
+        try auth.apply(environment: environment)
+        if let listen = environment["WHARF_TLS_LISTEN"] { tlsListen = listen.split(separator: ",").map(String.init) }
+        if let path = environment["WHARF_TLS_CERT"] { tlsCertificate = path }
+        if let path = environment["WHARF_TLS_KEY"] { tlsKey = path }
         try validate()
     }
 
     /// The audit log's directory.
     public var auditDirectory: String { audit.directory ?? dataDirectory + "/audit" }
 
+    /// Access control's directory: the identity store and the token signing keys.
+    public var authDirectory: String { auth.directory ?? dataDirectory + "/auth" }
+
     /// The directory of master key files in use (also when keys come from the environment instead).
     public var keyDirectory: String { encryptionKeyDirectory ?? dataDirectory + "/keys" }
 
     public func validate() throws {
-        guard !listen.isEmpty else { throw Invalid(description: "no listen address") }
-        for address in listen { _ = try Self.hostAndPort(address) }
+        guard !listen.isEmpty || !tlsListen.isEmpty else { throw Invalid(description: "no listen address") }
+        for address in listen + tlsListen { _ = try Self.hostAndPort(address) }
+        if !tlsListen.isEmpty, tlsCertificate == nil || tlsKey == nil {
+            throw Invalid(description: "tls.listen needs tls.certificate and tls.key (PEM files)")
+        }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
             throw Invalid(
                 description: "log level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
@@ -152,6 +183,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         guard ["text", "json"].contains(logFormat) else { throw Invalid(description: "log format must be text or json") }
         guard maxManifestBytes > 0, maxBlobBytes >= 0 else { throw Invalid(description: "limits must be positive") }
         try audit.validate()
+        try auth.validate()
     }
 
     /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces).
@@ -169,6 +201,16 @@ public struct WharfConfiguration: Sendable, Equatable {
             throw Invalid(description: "\(field): use on or off")
         }
         return value
+    }
+
+    /// A duration from the command line, as the configuration writes them.
+    public static func parseDuration(_ text: String, field: String) throws -> Duration {
+        try duration(text, field)
+    }
+
+    /// A token signing algorithm from the command line: ES256 or RS256.
+    public static func parseAlgorithm(_ text: String) throws -> SigningKeys.Algorithm {
+        try AuthOptions.algorithm(text, "--algorithm")
     }
 
     /// `100ms`, `90s`, `30m`, `24h`, `7d`, or plain seconds.

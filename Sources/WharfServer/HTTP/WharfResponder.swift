@@ -4,18 +4,27 @@ import Hummingbird
 import Logging
 import NIOCore
 import WharfAudit
+import WharfAuth
 import WharfCore
 import WharfStorage
 
-/// The server's responder: the distribution API under `/v2/`, the management API under `/api/v1/`, health and
-/// metrics beside them. Every error leaves here as an OCI JSON error body, and every request is counted by route
-/// and status, and, unless auditing is off, recorded in the audit log.
+/// The server's responder: the distribution API under `/v2/`, the management API under `/api/v1/`, the token
+/// endpoint, health and metrics beside them. Every request passes the gate (when access control is on); every
+/// error leaves here as an OCI JSON error body; every request is counted by route and status and, unless
+/// auditing is off, recorded in the audit log.
 struct WharfResponder: HTTPResponder {
     typealias Context = WharfRequestContext
     let api: DistributionAPI
     let admin: AdminAPI
     /// nil when auditing is off.
     let audit: RequestAudit?
+    /// nil when access control is off.
+    let gate: Gatekeeper?
+    /// nil unless token authentication is on.
+    let tokenEndpoint: TokenEndpoint?
+    let proxies: TrustedProxies
+    /// `http` or `https`: this listener's, for the token realm.
+    let scheme: String
     let logger: Logger
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -26,16 +35,40 @@ struct WharfResponder: HTTPResponder {
         var route: V2Route?
         var errorCode: String?
         var response: Response
+        var caller = Caller.unrestricted
+        var denialDetail: String?
+        let client =
+            audit != nil || gate != nil
+            ? proxies.client(
+                peer: context.remoteAddress?.ipAddress ?? context.remoteAddress?.pathname ?? "-",
+                forwardedFor: request.headers[.xForwardedFor]) : "-"
         do {
             route = try V2Route.parse(path)
-            if let audit, RequestAudit.isWrite(request.method) {
-                // A write whose record could not be kept is refused before it changes anything.
-                guard audit.log.isWritable else { throw RequestAudit.unavailable }
-                // The bodies the routes read count into the tally (reads have none).
-                response = try await RequestTally.$current.withValue(tally) { try await handle(request, route: route) }
+            if let tokenEndpoint, route == nil, path == TokenEndpoint.path {
+                (response, caller) = try await tokenEndpoint.respond(to: request, client: client, scheme: scheme)
             } else {
-                response = try await handle(request, route: route)
+                if let gate {
+                    caller = try await gate.admit(
+                        request, requirement: AccessRequirement(route: route, method: request.method, path: path),
+                        client: client, scheme: scheme)
+                }
+                if let audit, RequestAudit.isWrite(request.method) {
+                    // A write whose record could not be kept is refused before it changes anything.
+                    guard audit.log.isWritable else { throw RequestAudit.unavailable }
+                    // The bodies the routes read count into the tally (reads have none).
+                    response = try await RequestTally.$current.withValue(tally) { [caller] in
+                        try await handle(request, route: route, caller: caller)
+                    }
+                } else {
+                    response = try await handle(request, route: route, caller: caller)
+                }
             }
+        } catch let denial as AuthDenial {
+            errorCode = denial.error.code.rawValue
+            denialDetail = denial.detail
+            if let refused = denial.caller { caller = refused }
+            response = denial.error.response(includeBody: request.method != .head)
+            response.headers.append(contentsOf: denial.headers)
         } catch let error as RegistryError {
             if error.httpStatus >= 500 {
                 logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
@@ -52,14 +85,15 @@ struct WharfResponder: HTTPResponder {
             route: route?.name ?? "other", method: request.method.rawValue, status: response.status.code,
             duration: ContinuousClock.now - start)
         guard let audit, RequestAudit.isRecorded(path) else { return response }
-        let event = audit.begin(request, path: path, route: route, peer: context.remoteAddress, time: arrived)
+        var event = audit.begin(request, path: path, route: route, client: client, caller: caller, time: arrived)
+        if let denialDetail { event.detail = denialDetail }
         response.headers[.requestID] = event.id
         return await audit.finish(
             event, method: request.method, response: response, errorCode: errorCode, tally: tally, start: start)
     }
 
-    private func handle(_ request: Request, route: V2Route?) async throws -> Response {
-        if let route { try await api.respond(to: request, route: route) } else { try await other(request) }
+    private func handle(_ request: Request, route: V2Route?, caller: Caller) async throws -> Response {
+        if let route { try await api.respond(to: request, route: route, caller: caller) } else { try await other(request) }
     }
 
     private func other(_ request: Request) async throws -> Response {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import WharfAuth
 import WharfCore
 import WharfStorage
 
@@ -19,9 +20,20 @@ extension DistributionAPI {
             Body(name: name.value, tags: page.items(tags)), items: tags, path: "/v2/\(name)/tags/list")
     }
 
-    func catalog(_ request: Request) async throws -> Response {
+    /// The repositories the caller may pull, a page at a time.
+    func catalog(_ request: Request, _ caller: Caller) async throws -> Response {
         let page = try Page(request)
-        let repositories = try await registry.repositories(after: page.last, limit: page.fetchLimit)
+        var repositories = [String]()
+        var last = page.last
+        let batchSize = max(page.fetchLimit ?? 1000, 100)
+        // Fetch until the page is full or the store ends: the filter may drop any number of names.
+        while repositories.count < page.fetchLimit ?? .max {
+            let batch = try await registry.repositories(after: last, limit: batchSize)
+            repositories += batch.filter { caller.may(.pull, in: $0) }
+            guard batch.count == batchSize, let end = batch.last else { break }
+            last = end
+        }
+        if let limit = page.fetchLimit { repositories = Array(repositories.prefix(limit)) }
         struct Body: Encodable { let repositories: [String] }
         return try page.response(Body(repositories: page.items(repositories)), items: repositories, path: "/v2/_catalog")
     }

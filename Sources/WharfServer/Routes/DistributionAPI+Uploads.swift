@@ -1,16 +1,18 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import WharfAuth
 import WharfCore
 import WharfStorage
 
 extension DistributionAPI {
     /// `POST /v2/<name>/blobs/uploads/`: a cross-repository mount, a monolithic upload, or a new session.
-    func startUpload(_ request: Request, _ name: RepositoryName) async throws -> Response {
+    /// A mount needs pull on `from`; without it the client uploads as if the blob were not there.
+    func startUpload(_ request: Request, _ name: RepositoryName, _ caller: Caller) async throws -> Response {
         let query = request.uri.queryParameters
         if let mount = query["mount"] {
             let digest = try Digest(mount)
-            if let from = query["from"], let source = try? RepositoryName(from),
+            if let from = query["from"], let source = try? RepositoryName(from), caller.may(.pull, in: source.value),
                 try await registry.mountBlob(name, digest, from: source)
             {
                 return blobCreated(name, digest)

@@ -10,7 +10,8 @@ struct DistributionAPI: Sendable {
     let registry: Registry
     let metrics: RegistryMetrics
 
-    func respond(to request: Request, route: V2Route) async throws -> Response {
+    /// `caller` has passed the gate for this route; it also limits what the catalog lists and what may be mounted.
+    func respond(to request: Request, route: V2Route, caller: Caller) async throws -> Response {
         let method = request.method
         switch (route, method) {
         case (.base, .get), (.base, .head):
@@ -18,7 +19,7 @@ struct DistributionAPI: Sendable {
                 status: .ok, headers: Self.jsonHeaders(length: 2),
                 body: method == .head ? .init() : .init(byteBuffer: ByteBuffer(string: "{}")))
         case (.catalog, .get):
-            return try await catalog(request)
+            return try await catalog(request, caller)
         case (.tags(let name), .get):
             return try await tags(request, name)
         case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
@@ -33,7 +34,7 @@ struct DistributionAPI: Sendable {
             try await registry.deleteBlob(name, try Digest(digest))
             return Response(status: .accepted, headers: [.contentLength: "0"])
         case (.uploads(let name), .post):
-            return try await startUpload(request, name)
+            return try await startUpload(request, name, caller)
         case (.upload(let name, let id), .get):
             return try await uploadStatus(name, try Self.uploadID(id))
         case (.upload(let name, let id), .patch):

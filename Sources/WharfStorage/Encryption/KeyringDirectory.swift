@@ -74,7 +74,7 @@ package struct KeyringDirectory: MasterKeyProvider {
 }
 
 /// Writes a small file atomically (temp file, fsync, rename, directory fsync).
-func writeDurably(_ bytes: [UInt8], to path: String, mode: mode_t) throws {
+package func writeDurably(_ bytes: [UInt8], to path: String, mode: mode_t) throws {
     let temp = path + ".new"
     let file = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
     defer { file.close() }

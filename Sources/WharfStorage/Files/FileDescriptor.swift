@@ -110,8 +110,8 @@ final class FileDescriptor: @unchecked Sendable {
 }
 
 /// Small POSIX helpers for paths.
-enum FileSystem {
-    static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(RegistryError) {
+package enum FileSystem {
+    package static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(RegistryError) {
         var partial = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             partial += "/" + component
@@ -119,29 +119,29 @@ enum FileSystem {
         }
     }
 
-    static func size(_ path: String) -> Int64? {
+    package static func size(_ path: String) -> Int64? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return Int64(info.st_size)
     }
 
-    static func remove(_ path: String) {
+    package static func remove(_ path: String) {
         _ = unlink(path)
     }
 
     /// Atomically moves `from` to `to` and makes the new directory entry durable.
-    static func durableRename(_ from: String, _ to: String) throws(RegistryError) {
+    package static func durableRename(_ from: String, _ to: String) throws(RegistryError) {
         guard rename(from, to) == 0 else { throw posixError("rename", to) }
         try syncDirectory(String(to[..<(to.lastIndex(of: "/") ?? to.endIndex)]))
     }
 
-    static func syncDirectory(_ path: String) throws(RegistryError) {
+    package static func syncDirectory(_ path: String) throws(RegistryError) {
         let dir = try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY)
         try dir.sync()
         dir.close()
     }
 
-    static func list(_ path: String) -> [String] {
+    package static func list(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names = [String]()

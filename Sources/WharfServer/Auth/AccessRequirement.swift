@@ -1,0 +1,38 @@
+import HTTPTypes
+import WharfAuth
+import WharfCore
+
+/// What a request needs from its caller before it may go ahead.
+enum AccessRequirement: Equatable {
+    /// Health probes, metrics and the token endpoint itself.
+    case open
+    /// `GET /v2/`: any accepted credentials (clients learn the challenge here).
+    case loggedIn
+    /// The catalog: credentials of any kind; the answer lists only what the caller may pull.
+    case catalog
+    case repository(String, Role)
+    /// The management API: admin of the whole registry.
+    case registryAdmin
+
+    init(route: V2Route?, method: HTTPRequest.Method, path: String) {
+        let reads = method == .get || method == .head
+        switch route {
+        case nil: self = path.hasPrefix("/api/v1/") ? .registryAdmin : .open
+        case .base: self = .loggedIn
+        case .catalog: self = .catalog
+        case .tags(let name), .referrers(let name, _): self = .repository(name.value, .pull)
+        case .manifest(let name, _), .blob(let name, _):
+            self = .repository(name.value, reads ? .pull : method == .delete ? .delete : .push)
+        case .uploads(let name), .upload(let name, _): self = .repository(name.value, .push)
+        }
+    }
+
+    /// The scope a client should ask a token for, in a challenge.
+    var scope: String? {
+        switch self {
+        case .repository(let name, let role): "repository:\(name):\(role.actions.joined(separator: ","))"
+        case .catalog: "registry:catalog:*"
+        case .open, .loggedIn, .registryAdmin: nil
+        }
+    }
+}
