@@ -117,13 +117,16 @@ class _RandomReader(io.RawIOBase):
         return os.urandom(n)
 
 
-def push_layout_blobs_and_manifests(url: str, repo: str, layout: "Layout", tag: str, top: dict):
-    """Pushes a layout's content over plain HTTP (POST + PUT uploads), children before the top manifest."""
+def push_layout_blobs_and_manifests(url: str, repo: str, layout: "Layout", tag: str, top: dict, auth_headers=None,
+                                    ssl_context=None):
+    """Pushes a layout's content (POST + PUT uploads), children before the top manifest; `auth_headers` go with
+    every request, `ssl_context` is for https URLs."""
     import urllib.request
 
     def request(method, path, data=None, headers=None):
-        req = urllib.request.Request(url + path, data=data, method=method, headers=headers or {})
-        with urllib.request.urlopen(req) as response:
+        req = urllib.request.Request(url + path, data=data, method=method, headers={**(auth_headers or {}),
+                                                                                     **(headers or {})})
+        with urllib.request.urlopen(req, context=ssl_context) as response:
             return response
 
     def put_manifest(desc, ref):

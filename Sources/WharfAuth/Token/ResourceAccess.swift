@@ -15,11 +15,12 @@ public struct ResourceAccess: Codable, Sendable, Hashable {
 
     public static let catalog = ResourceAccess(type: "registry", name: "catalog", actions: ["*"])
 
-    /// Parses a `scope` parameter: entries separated by spaces. Repository names must be valid (so no path
-    /// tricks get into a token); unknown resource types are ignored, as the token spec allows.
+    /// Parses a `scope` parameter: entries separated by spaces (or `+`, a space as HTML forms encode it in a
+    /// query, which no scope contains otherwise). Repository names must be valid (so no path tricks get into a
+    /// token); unknown resource types are ignored, as the token spec allows.
     public static func parse(scope: String) throws(RegistryError) -> [ResourceAccess] {
         var parsed = [ResourceAccess]()
-        for entry in scope.split(separator: " ") {
+        for entry in scope.split(whereSeparator: { $0 == " " || $0 == "+" }) {
             let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count >= 3 else {
                 throw RegistryError.unsupported("invalid scope '\(entry.prefix(300))'", status: 400)

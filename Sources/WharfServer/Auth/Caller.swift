@@ -12,6 +12,12 @@ struct Caller: Sendable {
 
     static let unrestricted = Caller(identity: .anonymous, auth: "none", grants: nil, policy: nil)
 
+    /// Whether the catalog shows `repository` to this caller: the policy lets them pull it (a catalog token names
+    /// no repositories).
+    func sees(_ repository: String) -> Bool {
+        policy?.allows(identity, .pull, in: repository) ?? true
+    }
+
     /// Whether this caller may act in `repository` with `role`: both the policy and their token must allow it.
     func may(_ role: Role, in repository: String) -> Bool {
         guard let policy else { return true }

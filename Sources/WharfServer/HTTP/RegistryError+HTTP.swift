@@ -22,9 +22,11 @@ extension RegistryError: HTTPResponseError {
     }
 
     func response(includeBody: Bool) -> Response {
+        // Sorted keys: the same error reads the same, byte for byte (a refused caller learns nothing from the order).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
         let json =
-            (try? JSONEncoder().encode(Body(errors: [.init(code: code.rawValue, message: message, detail: detail)])))
-            ?? Data()
+            (try? encoder.encode(Body(errors: [.init(code: code.rawValue, message: message, detail: detail)]))) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         headers[.contentLength] = String(json.count)
         return Response(

@@ -29,7 +29,7 @@ extension DistributionAPI {
         // Fetch until the page is full or the store ends: the filter may drop any number of names.
         while repositories.count < page.fetchLimit ?? .max {
             let batch = try await registry.repositories(after: last, limit: batchSize)
-            repositories += batch.filter { caller.may(.pull, in: $0) }
+            repositories += batch.filter(caller.sees)
             guard batch.count == batchSize, let end = batch.last else { break }
             last = end
         }
