@@ -134,12 +134,19 @@ let package = Package(
         ),
         .testTarget(
             name: "WharfAuthTests",
-            dependencies: ["WharfAuth", "WharfCore"],
+            dependencies: [
+                "WharfAuth",
+                "WharfCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "WharfServerTests",
             dependencies: [
+                "WharfAuth",
                 "WharfServer",
                 "WharfCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

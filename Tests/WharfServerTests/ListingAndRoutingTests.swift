@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import Testing
+import WharfAuth
 import WharfCore
 
 @testable import WharfServer
@@ -172,5 +173,46 @@ import WharfCore
         #expect(proxies.client(peer: "192.168.1.7", forwardedFor: "garbage") == "192.168.1.7")
         #expect(proxies.client(peer: "192.168.1.8", forwardedFor: "203.0.113.9") == "192.168.1.8")
         #expect(proxies.client(peer: "11.0.0.1", forwardedFor: "203.0.113.9") == "11.0.0.1")
+    }
+
+    @Test func authAndTLSConfiguration() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-\(UUID()).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try """
+        dataDir: /srv/wharf
+        tls: { listen: ["0.0.0.0:5443"], certificate: /etc/wharf/server.pem, key: /etc/wharf/server-key.pem }
+        auth:
+          enabled: true
+          htpasswd: /etc/wharf/htpasswd
+          groups: { team-a: [alice] }
+          anonymousPull: ["public/**"]
+          policies:
+            - { repositories: ["team-a/**"], role: push, groups: [team-a] }
+            - { repositories: ["**"], role: admin, users: [root] }
+          token: { realm: "https://registry.example/auth/token", lifetime: 10m, algorithm: rs256 }
+          loginFailures: { limit: 5, window: 30s }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        var configuration = WharfConfiguration()
+        #expect(!configuration.auth.enabled)  // off in the embedded default
+        try configuration.apply(yamlFile: file)
+        #expect(configuration.auth.enabled && configuration.authDirectory == "/srv/wharf/auth")
+        #expect(configuration.tlsListen == ["0.0.0.0:5443"] && configuration.tlsKey == "/etc/wharf/server-key.pem")
+        #expect(configuration.auth.tokenLifetime == .seconds(600) && configuration.auth.algorithm == .rs256)
+        #expect(configuration.auth.failureLimit == 5 && configuration.auth.failureWindow == .seconds(30))
+        let alice = Identity(name: "alice", kind: .user, groups: ["team-a"])
+        let policy = try configuration.auth.accessPolicy()
+        #expect(policy.role(of: alice, in: "team-a/app") == .push && policy.role(of: .anonymous, in: "public/x") == .pull)
+
+        try configuration.apply(environment: [
+            "WHARF_AUTH_TOKEN": "off", "WHARF_AUTH_ANONYMOUS_PULL": "a/**, b/**", "WHARF_TLS_LISTEN": ":6443",
+        ])
+        #expect(!configuration.auth.tokenEnabled && configuration.auth.anonymousPull == ["a/**", "b/**"])
+        #expect(configuration.tlsListen == [":6443"])
+        var noKey = WharfConfiguration()
+        #expect(throws: WharfConfiguration.Invalid.self) { try noKey.apply(environment: ["WHARF_TLS_LISTEN": ":6443"]) }
+        var badRole = configuration
+        badRole.auth.policies = [.init(repositories: ["**"], role: "owner")]
+        #expect(throws: WharfConfiguration.Invalid.self) { try badRole.validate() }
+        #expect(throws: WharfConfiguration.Invalid.self) { try configuration.apply(environment: ["WHARF_AUTH": "maybe"]) }
     }
 }
