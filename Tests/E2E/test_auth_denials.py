@@ -178,6 +178,24 @@ def test_disabled_and_expired_robots_are_refused(secure):
     assert (answer.status_code, error_code(answer)) == (401, "UNAUTHORIZED")
 
 
+def test_user_management_takes_effect_live(secure):
+    secure.wharf("users", "add", "erin", "--group", "team-b", "--password-stdin", input="erin-first-pw\n")
+    listed = secure.wharf("users", "list").stdout
+    assert any(line.split("\t")[:2] == ["erin", "team-b"] for line in listed.splitlines()), listed
+    time.sleep(1.2)  # the server rereads the identity store at most once a second
+    assert secure.get("/v2/team-b/app/tags/list", auth=("erin", "erin-first-pw")).status_code == 200  # via team-b
+    secure.wharf("users", "passwd", "erin", "--password-stdin", input="erin-second-pw\n")
+    time.sleep(1.2)
+    assert secure.get("/v2/", auth=("erin", "erin-first-pw")).status_code == 401
+    assert secure.get("/v2/", auth=("erin", "erin-second-pw")).status_code == 200
+    secure.wharf("users", "remove", "erin")
+    time.sleep(1.2)
+    assert secure.get("/v2/", auth=("erin", "erin-second-pw")).status_code == 401
+    short = secure.wharf("users", "add", "frank", "--password-stdin", input="short\n", check=False)
+    assert short.returncode != 0 and "at least 8" in short.stderr
+    SEEN_SECRETS.update(["erin-first-pw", "erin-second-pw"])
+
+
 def test_private_repositories_do_not_betray_their_existence(secure):
     """Who may not pull cannot tell an existing repository, tag or blob from a missing one."""
     digest = secure.layer["digest"]

@@ -30,6 +30,9 @@ public final class TokenService: Sendable {
 
     public let settings: Settings
     private let keys: Mutex<Keys>
+    /// Tokens already verified, until they expire or the keys change: a client sends the same token with every
+    /// request of a pull, and a signature check costs more than the rest of a manifest GET.
+    private let verified = Mutex([String: TokenClaims]())
     private let logger: Logger
 
     public init(settings: Settings, logger: Logger) async throws {
@@ -50,7 +53,10 @@ public final class TokenService: Sendable {
             defer { keys = loaded }
             return keys.active != loaded.active || keys.algorithms != loaded.algorithms
         }
-        if changed { logger.info("token signing keys reloaded", metadata: ["active": "\(loaded.active)"]) }
+        if changed {
+            verified.withLock { $0.removeAll() }
+            logger.info("token signing keys reloaded", metadata: ["active": "\(loaded.active)"])
+        }
     }
 
     /// A token for `identity`, granting `access` (or, for `.refresh`, the right to ask for more tokens).
@@ -72,6 +78,9 @@ public final class TokenService: Sendable {
     /// The claims of a token this registry signed for this use, if its signature, algorithm, key id, issuer,
     /// audience and lifetime are all right.
     public func verify(_ token: String, use: TokenClaims.Use) async throws -> TokenClaims {
+        if let claims = verified.withLock({ $0[token] }), claims.use == use, claims.exp.value > Date() {
+            return claims
+        }
         let (collection, algorithms) = keys.withLock { ($0.collection, $0.algorithms) }
         // The header must name one of our keys and that key's algorithm: no `alg: none`, no algorithm swaps.
         let header = try Self.header(token)
@@ -81,6 +90,10 @@ public final class TokenService: Sendable {
         let claims = try await collection.verify(token, as: TokenClaims.self)
         guard claims.iss.value == settings.issuer, claims.aud.value.contains(settings.service), claims.use == use else {
             throw Invalid(description: "token issued for another service or use")
+        }
+        verified.withLock { verified in
+            if verified.count >= 10_000 { verified.removeAll() }
+            verified[token] = claims
         }
         return claims
     }
