@@ -30,6 +30,11 @@ public enum WharfServer {
                 "tls": "\(configuration.tlsListen.joined(separator: ","))", "data": "\(configuration.dataDirectory)",
                 "auth": "\(configuration.auth.enabled ? "on" : "off")",
             ])
+        if configuration.auth.enabled, !configuration.listen.isEmpty {
+            logger.warning(
+                "access control is on and plain HTTP is served: credentials and tokens cross it unencrypted unless a TLS proxy is in front",
+                metadata: ["listen": "\(configuration.listen.joined(separator: ","))"])
+        }
         let group = ServiceGroup(
             configuration: .init(
                 // Services stop in reverse order: the audit log last, after the servers have answered their last request.

@@ -31,6 +31,7 @@ public final class Authenticator: Sendable {
         var byMember = [String: Set<String>]()
         for (group, members) in groups { for member in members { byMember[member, default: []].insert(group) } }
         configuredGroups = byMember
+        _ = current()  // the first load, before any request
     }
 
     /// The identity these credentials prove, or nil. Robots log in as `robot$<name>`.
@@ -87,36 +88,43 @@ public final class Authenticator: Sendable {
             groups: Set(robot.groups.split(separator: ",").map(String.init)).union(configuredGroups[name] ?? []))
     }
 
-    /// The snapshot, reloaded when more than a second old.
+    /// The snapshot. Once a second one caller rereads the store (and the htpasswd file, when it changed) while
+    /// the others go on with the one before.
     private func current() -> Snapshot {
         let now = ContinuousClock.now
-        if let snapshot = state.withLock({ state in state.loaded.map { now - $0 < .seconds(1) } == true ? state : nil }) {
-            return snapshot
+        let (snapshot, due) = state.withLock { state in
+            let due = state.loaded.map { now - $0 >= .seconds(1) } ?? true
+            if due { state.loaded = now }
+            return (state, due)
         }
-        var users = [String: IdentityStore.User]()
-        var robots = [String: IdentityStore.Robot]()
+        return due ? reload(snapshot) : snapshot
+    }
+
+    private func reload(_ previous: Snapshot) -> Snapshot {
+        var users = previous.users
+        var robots = previous.robots
         do {
-            for user in try store.users() { users[user.name] = user }
-            for robot in try store.robots() { robots[robot.name] = robot }
+            users = Dictionary(uniqueKeysWithValues: try store.users().map { ($0.name, $0) })
+            robots = Dictionary(uniqueKeysWithValues: try store.robots().map { ($0.name, $0) })
         } catch {
             logger.error("cannot read the identity store", metadata: ["error": "\(error)"])
         }
+        var htpasswd = previous.htpasswd
         let modified = htpasswdPath.flatMap {
             try? FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date
+        }
+        if let path = htpasswdPath, modified != previous.htpasswdModified {
+            let file = Htpasswd((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+            if !file.rejected.isEmpty {
+                logger.warning("htpasswd entries that are not bcrypt are ignored", metadata: ["users": "\(file.rejected)"])
+            }
+            htpasswd = file.hashes
         }
         return state.withLock { state in
             state.users = users
             state.robots = robots
-            if let path = htpasswdPath, modified != state.htpasswdModified || state.loaded == nil {
-                let file = Htpasswd((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
-                if !file.rejected.isEmpty {
-                    logger.warning(
-                        "htpasswd entries that are not bcrypt are ignored", metadata: ["users": "\(file.rejected)"])
-                }
-                state.htpasswd = file.hashes
-                state.htpasswdModified = modified
-            }
-            state.loaded = now
+            state.htpasswd = htpasswd
+            state.htpasswdModified = modified
             return state
         }
     }

@@ -20,6 +20,8 @@ struct Gatekeeper: Sendable {
     func admit(_ request: Request, requirement: AccessRequirement, client: String, scheme: String) async throws(AuthDenial)
         -> Caller
     {
+        // Probes and unknown paths need nothing, not even credentials that check out.
+        if requirement == .open { return Caller(identity: .anonymous, auth: "none", grants: nil, policy: policy) }
         let caller = try await identify(request, requirement: requirement, client: client, scheme: scheme)
         let loggedIn = caller.identity.kind != .anonymous
         let allowed =
