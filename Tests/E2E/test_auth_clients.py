@@ -1,4 +1,4 @@
-"""Access control with real clients over TLS: skopeo, podman, helm 3 and 4, and oras log in (or pass credentials),
+"""Access control with real clients over TLS: skopeo, podman, buildah, helm 3 and 4, and oras log in (or pass credentials),
 push and pull; robots and htpasswd users work; anonymous pull works only where allowed; Basic-only mode."""
 
 import json
@@ -15,7 +15,7 @@ from conftest import Server, require, run
 from images import Layout
 from secure_registry import PASSWORDS, start_secure
 from test_helm import helm_binary
-from test_podman_buildah import podman, storage  # noqa: F401 (a fixture)
+from test_podman_buildah import buildah, podman, storage  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,14 @@ def test_podman_login_push_pull(secure, work, storage):  # noqa: F811 (the fixtu
     podman(storage, "logout", secure.tls_host, env=env)
     refused = podman(storage, "pull", *certs, ref, env=env, check=False)
     assert refused.returncode != 0 and "unauthorized" in refused.stderr.lower()
+
+    # buildah, from the same storage, with --creds instead of a login; the robot may pull but not push.
+    built = f"{secure.tls_host}/team-a/buildah:v1"
+    buildah(storage, "push", *certs, "--creds", creds("alice"), image_id, f"docker://{built}", env=env)
+    buildah(storage, "pull", *certs, "--creds", f"robot$ci:{secure.robot_secret}", built, env=env)
+    denied = buildah(storage, "push", *certs, "--creds", f"robot$ci:{secure.robot_secret}", image_id,
+                     f"docker://{secure.tls_host}/team-a/robot-push:v1", env=env, check=False)
+    assert denied.returncode != 0 and "denied" in denied.stderr.lower(), denied.stderr
 
 
 def test_oras_login_push_pull(secure, work, monkeypatch):
