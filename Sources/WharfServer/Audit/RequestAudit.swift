@@ -8,8 +8,8 @@ import WharfAudit
 import WharfAuth
 import WharfCore
 
-/// Turns requests into audit records. A write's record (anything but GET and HEAD) is durable before its
-/// response leaves; a blob download's record is made once its body has been sent, so that it holds the bytes
+/// Turns requests into audit records. A write's record (anything but GET and HEAD, bar upload-session steps) is
+/// durable before its response leaves; a blob download's record is made once its body has been sent, so that it holds the bytes
 /// really sent and the whole duration.
 struct RequestAudit: Sendable {
     let log: AuditLog
@@ -19,6 +19,20 @@ struct RequestAudit: Sendable {
     static func isRecorded(_ path: String) -> Bool { !["/healthz", "/readyz", "/metrics"].contains(path) }
 
     static func isWrite(_ method: HTTPRequest.Method) -> Bool { method != .get && method != .head }
+
+    /// Whether the record must be on disk before the answer leaves: every write except the steps of an upload
+    /// session (opening one, sending a chunk, cancelling), which change nothing anyone can pull. The request that
+    /// commits the blob (the final PUT, a POST with `digest`, a mount) is durable and names the digest.
+    static func isDurable(_ request: Request, route: V2Route?) -> Bool {
+        guard isWrite(request.method) else { return false }
+        switch route {
+        case .upload: return request.method == .put
+        case .uploads:
+            let query = request.uri.queryParameters
+            return query["digest"] != nil || query["mount"] != nil
+        default: return true
+        }
+    }
 
     /// What is known when the request arrives.
     func begin(_ request: Request, path: String, route: V2Route?, client: String, caller: Caller, time: Int64)
@@ -53,10 +67,11 @@ struct RequestAudit: Sendable {
         return event
     }
 
-    /// Completes the record with the answer and writes it: before returning for a write, after the body for a read.
+    /// Completes the record with the answer and writes it: durably before returning when `durable`, after the body
+    /// for a blob download, else within the flush interval.
     func finish(
-        _ event: AuditEvent, method: HTTPRequest.Method, response: Response, errorCode: String?, tally: RequestTally,
-        start: ContinuousClock.Instant
+        _ event: AuditEvent, method: HTTPRequest.Method, durable: Bool, response: Response, errorCode: String?,
+        tally: RequestTally, start: ContinuousClock.Instant
     ) async -> Response {
         var event = event
         var response = response
@@ -66,8 +81,8 @@ struct RequestAudit: Sendable {
         if event.action == AuditAction.mount.rawValue, let from = event.detail {
             event.detail = response.status.code == 201 ? "mounted \(from)" : "mount \(from) fell back to an upload"
         }
-        if Self.isWrite(method) {
-            event.bytesIn = tally.bytesIn.load(ordering: .relaxed)
+        event.bytesIn = tally.bytesIn.load(ordering: .relaxed)
+        if durable {
             event.bytesOut = Int64(response.body.contentLength ?? 0)
             event.durationMicros = Self.micros(since: start)
             do {

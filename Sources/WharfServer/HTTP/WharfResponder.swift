@@ -89,7 +89,8 @@ struct WharfResponder: HTTPResponder {
         if let denialDetail { event.detail = denialDetail }
         response.headers[.requestID] = event.id
         return await audit.finish(
-            event, method: request.method, response: response, errorCode: errorCode, tally: tally, start: start)
+            event, method: request.method, durable: RequestAudit.isDurable(request, route: route), response: response,
+            errorCode: errorCode, tally: tally, start: start)
     }
 
     private func handle(_ request: Request, route: V2Route?, caller: Caller) async throws -> Response {

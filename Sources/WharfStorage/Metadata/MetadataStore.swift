@@ -56,14 +56,15 @@ package final class MetadataStore: Sendable {
     /// The size of `digest` when the repository may read it.
     package func linkedBlobSize(_ repository: RepositoryName, _ digest: Digest) async throws -> Int64? {
         try await pool.read { db in
+            // Cached statements on the hot read paths: SQLite then parses each query once per connection.
             try Int64.fetchOne(
-                db,
-                sql: """
-                    SELECT b.size FROM blobs b
-                    JOIN repository_blobs l ON l.digest = b.digest
-                    JOIN repositories r ON r.id = l.repository_id
-                    WHERE r.name = ? AND b.digest = ?
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT b.size FROM blobs b
+                        JOIN repository_blobs l ON l.digest = b.digest
+                        JOIN repositories r ON r.id = l.repository_id
+                        WHERE r.name = ? AND b.digest = ?
+                        """),
                 arguments: [repository.value, digest.description])
         }
     }
@@ -183,21 +184,21 @@ package final class MetadataStore: Sendable {
             switch reference {
             case .digest(let digest):
                 row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT m.digest, m.media_type, m.size FROM manifests m JOIN repositories r ON r.id = m.repository_id
-                        WHERE r.name = ? AND m.digest = ?
-                        """,
+                    db.cachedStatement(
+                        sql: """
+                            SELECT m.digest, m.media_type, m.size FROM manifests m JOIN repositories r ON r.id = m.repository_id
+                            WHERE r.name = ? AND m.digest = ?
+                            """),
                     arguments: [repository.value, digest.description])
             case .tag(let tag):
                 row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT m.digest, m.media_type, m.size FROM tags t
-                        JOIN repositories r ON r.id = t.repository_id
-                        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
-                        WHERE r.name = ? AND t.name = ?
-                        """,
+                    db.cachedStatement(
+                        sql: """
+                            SELECT m.digest, m.media_type, m.size FROM tags t
+                            JOIN repositories r ON r.id = t.repository_id
+                            JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+                            WHERE r.name = ? AND t.name = ?
+                            """),
                     arguments: [repository.value, tag.value])
             }
             guard let row else { return nil }
