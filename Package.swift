@@ -128,6 +128,7 @@ let package = Package(
             name: "WharfAuditTests",
             dependencies: [
                 "WharfAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import WharfAudit
@@ -82,6 +83,45 @@ struct AuditQueryTests {
                 }
             }
             #expect(try AuditVerifier.verify(directory: directory).isIntact)
+        }
+    }
+
+    @Test("an index from before blocks existed is migrated and answers the same")
+    func migratesRecordIndexes() async throws {
+        try await withAuditDirectory { directory in
+            let events = (1...5000).map { event($0, action: Self.actions[$0 % Self.actions.count]) }
+            try await writeRecords(directory, events, batch: 700)
+            // Turn the index back into the first schema: per-record indexes, no blocks.
+            let old = try DatabaseQueue(path: directory + "/index.db")
+            try await old.write { db in
+                try db.execute(
+                    sql: """
+                        DROP TABLE blocks; DROP TABLE block_terms;
+                        DELETE FROM grdb_migrations WHERE identifier = 'v2: blocks';
+                        CREATE INDEX records_by_repository ON records(repository, seq);
+                        CREATE INDEX records_by_actor ON records(actor, seq);
+                        CREATE INDEX records_by_action ON records(action, seq);
+                        CREATE INDEX records_by_time ON records(time);
+                        """)
+            }
+            try old.close()
+            let log = try openLog(directory)
+            defer { log.close() }
+            func expected(_ matches: (AuditEvent) -> Bool) -> [UInt64] {
+                events.enumerated().filter { matches($0.element) }.map { UInt64($0.offset + 1) }.reversed()
+            }
+            var filter = AuditFilter()
+            filter.repository = "repo-5"
+            filter.action = "push-blob"
+            filter.status = "4xx"
+            filter.limit = 7
+            #expect(
+                try Self.allPages(log, filter)
+                    == expected { $0.repository == "repo-5" && $0.action == "push-blob" && $0.status == 404 })
+            filter = AuditFilter()
+            filter.since = baseTime + 1000
+            filter.until = baseTime + 1200
+            #expect(try Self.allPages(log, filter) == expected { (1000..<1200).contains($0.timeMillis - baseTime) })
         }
     }
 }

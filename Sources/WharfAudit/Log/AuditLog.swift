@@ -70,6 +70,19 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// Returns once every record handed in before the call is written and indexed, so that a query made next
+    /// sees them. Throws when they cannot be written.
+    public func flush() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let accepted = state.withLock { state in
+                guard !state.closed else { return false }
+                state.waiters.append(continuation)
+                return true
+            }
+            if accepted { wake.signal() } else { continuation.resume() }
+        }
+    }
+
     /// False while records cannot be written (a full disk); writes should be refused until it is true again.
     public var isWritable: Bool { state.withLock { !$0.failing } }
 

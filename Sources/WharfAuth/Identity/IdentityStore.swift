@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import WharfCore
 import WharfStorage
 
 /// Wharf's own users and robot accounts, in `<auth dir>/identities.db` (SQLite). The CLI changes it while the
@@ -125,7 +126,7 @@ public final class IdentityStore: Sendable {
     }
 
     static func secretHash(_ secret: String) -> String {
-        SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        Array(SHA256.hash(data: Array(secret.utf8))).hexString
     }
 
     private static func checkName(_ name: String, _ what: String) throws {

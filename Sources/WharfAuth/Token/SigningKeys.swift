@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import WharfCore
 import WharfStorage
 
 /// Token signing keys as PEM files in one directory: `<kid>.pem` (mode 0600), and `active` naming the key that
@@ -82,7 +83,7 @@ public struct SigningKeys: Sendable {
         } else {
             throw Failure(description: "\(file) is not a P-256 or RSA private key in PEM")
         }
-        let id = SHA256.hash(data: publicDER).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let id = Array(SHA256.hash(data: publicDER).prefix(8)).hexString
         return (id, algorithm)
     }
 }

@@ -96,7 +96,8 @@ public struct DigestHasher: Sendable {
 }
 
 extension [UInt8] {
-    var hexString: String {
+    /// Lower-case hex, two digits a byte.
+    package var hexString: String {
         let table = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(count * 2)

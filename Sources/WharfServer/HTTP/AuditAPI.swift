@@ -21,6 +21,9 @@ struct AuditAPI: Sendable {
         guard request.uri.path == "/api/v1/audit", request.method == .get || request.method == .head else { return nil }
         let filter = try Self.filter(request.uri.queryParameters)
         let log = self.log
+        // Answer with every request made before this one, reads and upload steps included (a full disk only
+        // leaves them out).
+        try? await log.flush()
         let page = try await NIOThreadPool.singleton.runIfActive { try log.page(filter) }
         var body = ByteBuffer(string: #"{"records":["#)
         for (index, line) in page.lines.enumerated() {

@@ -15,7 +15,7 @@ package struct MasterKey: Sendable {
         }
         key = SymmetricKey(data: bytes)
         let digest = SHA256.hash(data: Array("wharf master key id".utf8) + bytes)
-        id = digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+        id = Array(digest.prefix(8)).hexString
     }
 
     /// 32 bytes from the system's secure random generator.
