@@ -32,7 +32,7 @@ struct Auth: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try store.configuration()
-            let chosen = try algorithm.map { try WharfConfiguration.parseAlgorithm($0) } ?? configuration.auth.algorithm
+            let chosen = try algorithm.map { try AuthOptions.algorithm($0, "--algorithm") } ?? configuration.auth.algorithm
             print("new active signing key \(try signingKeys(store).addActiveKey(chosen)) (\(chosen.rawValue))")
         }
     }

@@ -25,7 +25,7 @@ struct Robots: AsyncParsableCommand {
         func run() async throws {
             var expires: Int64?
             if let expiresIn {
-                let lifetime = try WharfConfiguration.parseDuration(expiresIn, field: "--expires-in")
+                let lifetime = try WharfConfiguration.duration(expiresIn, "--expires-in")
                 expires = IdentityStore.now() + lifetime.components.seconds
             }
             let secret = try identityStore(store).addRobot(name, groups: group, description: description, expires: expires)

@@ -56,7 +56,7 @@ public struct SigningKeys: Sendable {
         let (id, _) = try Self.identify(pem, file: "new key")
         try FileSystem.makeDirectory(path, mode: 0o700)
         try writeDurably(Array(pem.utf8), to: "\(path)/\(id).pem", mode: 0o600)
-        try writeDurably(Array("\(id)\n".utf8), to: "\(path)/active", mode: 0o600)
+        try KeyringDirectory.activate(id, in: path)
         return id
     }
 

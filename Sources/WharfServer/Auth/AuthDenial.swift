@@ -11,10 +11,12 @@ struct AuthDenial: Error {
     /// Who was refused, once known: the audit record names them.
     var caller: Caller?
 
-    static func unauthorized(_ message: String, challenge: String, detail: String? = nil) -> AuthDenial {
+    static func unauthorized(_ message: String, challenge: String, detail: String? = nil, caller: Caller? = nil)
+        -> AuthDenial
+    {
         AuthDenial(
             error: RegistryError(.init(rawValue: "UNAUTHORIZED"), status: 401, message),
-            headers: [.wwwAuthenticate: challenge], detail: detail)
+            headers: [.wwwAuthenticate: challenge], detail: detail, caller: caller)
     }
 
     static func denied(_ message: String, caller: Caller) -> AuthDenial {

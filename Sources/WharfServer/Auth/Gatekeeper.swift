@@ -33,10 +33,8 @@ struct Gatekeeper: Sendable {
             }
         if allowed { return caller }
         guard loggedIn else {
-            var denial = AuthDenial.unauthorized(
-                "authentication required", challenge: challenge(request, scheme, requirement.scope))
-            denial.caller = caller
-            throw denial
+            throw .unauthorized(
+                "authentication required", challenge: challenge(request, scheme, requirement.scope), caller: caller)
         }
         guard case .repository(let name, let role) = requirement else {
             throw .denied("\(caller.identity.name) is not an administrator of this registry", caller: caller)
@@ -67,11 +65,13 @@ struct Gatekeeper: Sendable {
         }
         if authorization.lowercased().hasPrefix("bearer "), let tokens {
             let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-            let refusal = AuthDenial.unauthorized(
-                "invalid or expired token", challenge: challenge(request, scheme, requirement.scope, error: "invalid_token"))
             guard let claims = try? await tokens.verify(token, use: .access),
                 let identity = authenticator.current(name: claims.subject, kind: claims.kind)
-            else { throw refusal }
+            else {
+                throw .unauthorized(
+                    "invalid or expired token",
+                    challenge: challenge(request, scheme, requirement.scope, error: "invalid_token"))
+            }
             return Caller(identity: identity, auth: "bearer", grants: claims.access, policy: policy)
         }
         throw .unauthorized("unsupported credentials", challenge: challenge(request, scheme, requirement.scope))

@@ -140,7 +140,7 @@ public struct AuthOptions: Sendable, Equatable {
         return settings
     }
 
-    static func algorithm(_ text: String, _ field: String) throws -> SigningKeys.Algorithm {
+    public static func algorithm(_ text: String, _ field: String) throws -> SigningKeys.Algorithm {
         guard let algorithm = SigningKeys.Algorithm(rawValue: text.uppercased()) else {
             throw WharfConfiguration.Invalid(description: "\(field): use ES256 or RS256")
         }

@@ -203,18 +203,8 @@ public struct WharfConfiguration: Sendable, Equatable {
         return value
     }
 
-    /// A duration from the command line, as the configuration writes them.
-    public static func parseDuration(_ text: String, field: String) throws -> Duration {
-        try duration(text, field)
-    }
-
-    /// A token signing algorithm from the command line: ES256 or RS256.
-    public static func parseAlgorithm(_ text: String) throws -> SigningKeys.Algorithm {
-        try AuthOptions.algorithm(text, "--algorithm")
-    }
-
     /// `100ms`, `90s`, `30m`, `24h`, `7d`, or plain seconds.
-    static func duration(_ text: String, _ field: String) throws -> Duration {
+    public static func duration(_ text: String, _ field: String) throws -> Duration {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.hasSuffix("ms"), let value = Int64(trimmed.dropLast(2)), value > 0 { return .milliseconds(value) }
