@@ -19,8 +19,8 @@ public final class AuditLog: Sendable {
     private let logger: Logger
 
     private struct State {
-        /// Records waiting to be written, and whether a caller waits for each (a write's record).
-        var pending: [(event: AuditEvent, durable: Bool)] = []
+        /// Records waiting to be written.
+        var pending = AuditBatch()
         var waiters: [CheckedContinuation<Void, any Error>] = []
         var dropped = 0
         var failing = false
@@ -48,21 +48,23 @@ public final class AuditLog: Sendable {
         }
     }
 
-    /// Records a read: written within `flushInterval`.
-    public func record(_ event: AuditEvent) {
+    /// Records a read: written within `flushInterval`. The caller's thread encodes it (see `AuditBatch`).
+    public func record(_ event: consuming AuditEvent) {
+        let record = AuditBatch(event)
         state.withLock { state in
             guard !state.closed else { return }
-            if state.pending.count < settings.maxPending { state.pending.append((event, false)) } else { state.dropped += 1 }
+            if state.pending.count < settings.maxPending { state.pending.append(contentsOf: record) } else { state.dropped += 1 }
         }
     }
 
     /// Records a write: returns once the record is on disk, or throws if it cannot be written. Then the record is
     /// not kept: the caller records what it answered instead.
     public func recordDurably(_ event: AuditEvent) async throws {
+        let record = AuditBatch(event, durable: true)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let accepted = state.withLock { state in
                 guard !state.closed else { return false }
-                state.pending.append((event, true))
+                state.pending.append(contentsOf: record)
                 state.waiters.append(continuation)
                 return true
             }
@@ -98,34 +100,32 @@ public final class AuditLog: Sendable {
     }
 
     /// The writer thread's view of the shared state: take everything that waits.
-    fileprivate func take() -> (
-        events: [(event: AuditEvent, durable: Bool)], waiters: [CheckedContinuation<Void, any Error>], stopping: Bool
-    ) {
+    fileprivate func take() -> (records: AuditBatch, waiters: [CheckedContinuation<Void, any Error>], stopping: Bool) {
         state.withLock { state in
-            var events = state.pending
+            var records = state.pending
             if state.dropped > 0, !state.failing {
-                let gap = AuditEvent.system(
-                    .gap, "\(state.dropped) records were dropped while the audit log could not be written")
-                events.insert((gap, false), at: 0)
+                records = AuditBatch(
+                    .system(.gap, "\(state.dropped) records were dropped while the audit log could not be written"))
+                records.append(contentsOf: state.pending)
                 state.dropped = 0
             }
             defer {
-                state.pending = []
+                state.pending = AuditBatch()
                 state.waiters = []
                 if state.stopping { state.closed = true }
             }
-            return (events, state.waiters, state.stopping)
+            return (records, state.waiters, state.stopping)
         }
     }
 
     /// Puts back the reads' records that could not be written, ahead of newer ones, within `maxPending`. (The
     /// writers' callers get the error and record their answer instead.)
-    fileprivate func putBack(_ events: [(event: AuditEvent, durable: Bool)]) {
-        let reads = events.filter { !$0.durable }
+    fileprivate func putBack(_ records: AuditBatch) {
         state.withLock { state in
-            let room = max(0, settings.maxPending - state.pending.count)
-            state.dropped += max(0, reads.count - room)
-            state.pending.insert(contentsOf: reads.prefix(room), at: 0)
+            var reads = records.reads(limit: max(0, settings.maxPending - state.pending.count))
+            state.dropped += records.entries.count(where: { !$0.durable }) - reads.count
+            reads.append(contentsOf: state.pending)
+            state.pending = reads
         }
     }
 
@@ -163,15 +163,15 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
         var lastRetention = ContinuousClock.now - .seconds(3600)
         while true {
             log.waitForWork()
-            let (events, waiters, stopping) = log.take()
-            if !events.isEmpty {
+            let (records, waiters, stopping) = log.take()
+            if !records.isEmpty {
                 do {
-                    try write(events.map(\.event))
+                    try write(records)
                     if log.setFailing(false) { log.log.notice("the audit log is writable again") }
                     for waiter in waiters { waiter.resume() }
                 } catch {
                     if log.setFailing(true) { log.log.error("cannot write the audit log", metadata: ["error": "\(error)"]) }
-                    log.putBack(events)
+                    log.putBack(records)
                     for waiter in waiters { waiter.resume(throwing: error) }
                 }
             } else {
@@ -188,14 +188,14 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
         }
     }
 
-    private func write(_ events: [AuditEvent]) throws {
+    private func write(_ records: AuditBatch) throws {
         var written: [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] = []
         var sealed = false
         if writer.isDue(now: AuditTime.nowMillis()) {
             written += try writer.seal()
             sealed = true
         }
-        written += try writer.append(events)
+        written += try writer.append(records)
         defer { if sealed { applyRetention() } }
         do {
             try log.index.insert(written.map(\.row), head: (writer.nextSeq - 1, writer.lastHash))
@@ -215,7 +215,7 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
     private func applyRetention() {
         do {
             guard let (numbers, event) = try log.expiredSegments(current: writer.number) else { return }
-            try write([event])  // the record that explains the gap goes first
+            try write(AuditBatch(event))  // the record that explains the gap goes first
             try log.removeSegments(numbers)
         } catch {
             log.log.error("audit retention failed", metadata: ["error": "\(error)"])

@@ -93,15 +93,16 @@ final class SegmentWriter {
 
     /// Appends records and fsyncs; returns each record's line and index row. On failure nothing is left
     /// half-written: the segment is cut back to where it was.
-    func append(_ events: [AuditEvent]) throws -> [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] {
+    func append(_ batch: AuditBatch) throws -> [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] {
         let start = (size: size, seq: nextSeq, hash: lastHash)
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(events.count * 512)
+        buffer.reserveCapacity(batch.bytes.count + batch.count * 96)
         var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(events.count)
-        for event in events {
+        ranges.reserveCapacity(batch.count)
+        for index in batch.entries.indices {
             let start = buffer.count
-            AuditLine.encode(event, seq: nextSeq, prev: lastHash, into: &buffer)
+            AuditLine.encodeHeader(seq: nextSeq, prev: lastHash, into: &buffer)
+            buffer.append(contentsOf: batch.body(index))
             lastHash = AuditLine.hash(buffer[start...])
             nextSeq += 1
             ranges.append(start..<buffer.count)
@@ -117,12 +118,12 @@ final class SegmentWriter {
         }
         size += Int64(buffer.count)
         if openedAt == nil { openedAt = AuditTime.nowMillis() }
-        var seq = start.seq
-        return zip(ranges, events).map { range, event in
-            defer { seq += 1 }
+        return zip(ranges, batch.entries).enumerated().map { offset, record in
+            let (range, entry) = record
             let row = AuditIndex.Row(
-                seq: seq, time: event.timeMillis, actor: event.actor, action: event.action, repository: event.repository,
-                status: event.status, segment: number, offset: start.size + Int64(range.lowerBound), length: range.count)
+                seq: start.seq + UInt64(offset), time: entry.time, actor: entry.actor, action: entry.action,
+                repository: entry.repository, status: entry.status, segment: number,
+                offset: start.size + Int64(range.lowerBound), length: range.count)
             return (buffer[range], row)
         }
     }
@@ -130,11 +131,11 @@ final class SegmentWriter {
     /// Ends the segment with a `segment-sealed` record (its `prev` is the segment's final hash) and starts the next.
     func seal() throws -> [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] {
         let records = nextSeq
-        let sealed = try append([
-            .system(
-                .segmentSealed,
-                "segment \(number) sealed after record \(records - 1); the chain continues in segment \(number + 1)")
-        ])
+        let sealed = try append(
+            AuditBatch(
+                .system(
+                    .segmentSealed,
+                    "segment \(number) sealed after record \(records - 1); the chain continues in segment \(number + 1)")))
         try startNextSegment()
         return sealed
     }

@@ -12,11 +12,15 @@ import Crypto
 enum AuditLine {
     static let genesis = String(repeating: "0", count: 64)
 
-    /// Appends the record's line (without its newline) to `out`.
-    static func encode(_ event: AuditEvent, seq: UInt64, prev: String, into out: inout [UInt8]) {
+    /// Appends the start of a line, which chains it: `{"seq":N,"prev":"<hash>` (its body closes the quote).
+    static func encodeHeader(seq: UInt64, prev: String, into out: inout [UInt8]) {
         raw(#"{"seq":"#, &out)
         decimal(seq, &out)
         field(#","prev":""#, prev, &out)
+    }
+
+    /// Appends the rest of the record's line (without its newline): everything after the header.
+    static func encodeBody(_ event: AuditEvent, into out: inout [UInt8]) {
         raw(#"","time":""#, &out)
         AuditTime.append(event.timeMillis, to: &out)
         field(#"","id":""#, event.id, &out)
@@ -54,16 +58,19 @@ enum AuditLine {
     }
 
     static func hash(_ line: ArraySlice<UInt8>) -> String {
-        var hasher = SHA256()
-        line.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        let hex = Array("0123456789abcdef".utf8)
-        var text = [UInt8](repeating: 0, count: 64)
-        for (index, byte) in hasher.finalize().enumerated() {
-            text[2 * index] = hex[Int(byte >> 4)]
-            text[2 * index + 1] = hex[Int(byte & 15)]
+        let digest = line.withUnsafeBytes { SHA256.hash(data: $0) }
+        return digest.withUnsafeBytes { bytes in
+            String(unsafeUninitializedCapacity: 64) { text in
+                for (index, byte) in bytes.enumerated() {
+                    text[2 * index] = hexDigit(byte >> 4)
+                    text[2 * index + 1] = hexDigit(byte & 15)
+                }
+                return 64
+            }
         }
-        return String(decoding: text, as: UTF8.self)
     }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
 
     /// The sequence number and previous hash at the start of a line; nil if the line does not start as ours do.
     static func header(_ line: ArraySlice<UInt8>) -> (seq: UInt64, prev: String)? {

@@ -23,7 +23,7 @@ public enum Reference: Hashable, Sendable, CustomStringConvertible {
     case digest(Digest)
 
     public init(_ string: some StringProtocol) throws(RegistryError) {
-        if string.contains(":") {
+        if string.utf8.contains(UInt8(ascii: ":")) {
             self = .digest(try Digest(string))
         } else {
             do {

@@ -41,13 +41,13 @@ struct RequestAudit: Sendable {
         var event = AuditEvent(
             timeMillis: time, id: Self.newRequestID(), actor: caller.identity.name,
             actorKind: caller.identity.kind.rawValue, auth: caller.auth, client: client,
-            userAgent: Self.limited(request.headers[.userAgent] ?? "-", 512), method: request.method.rawValue,
+            userAgent: Self.limited(request.headers.first(.userAgent) ?? "-", 512), method: request.method.rawValue,
             path: Self.limited(path, 2048),
             action: Self.action(route, request.method, path: path, request: request).rawValue, status: 0)
         switch route {
         case .manifest(let name, let reference):
             event.repository = name.description
-            if reference.contains(":") { event.digest = reference } else { event.tag = reference }
+            if Self.isDigest(reference) { event.digest = reference } else { event.tag = reference }
         case .blob(let name, let digest), .referrers(let name, let digest):
             event.repository = name.description
             event.digest = digest
@@ -70,14 +70,12 @@ struct RequestAudit: Sendable {
     /// Completes the record with the answer and writes it: durably before returning when `durable`, after the body
     /// for a blob download, else within the flush interval.
     func finish(
-        _ event: AuditEvent, method: HTTPRequest.Method, durable: Bool, response: Response, errorCode: String?,
-        tally: RequestTally, start: ContinuousClock.Instant
+        _ event: consuming AuditEvent, method: HTTPRequest.Method, durable: Bool, response: consuming Response,
+        errorCode: String?, tally: RequestTally, start: ContinuousClock.Instant
     ) async -> Response {
-        var event = event
-        var response = response
         event.status = response.status.code
         event.error = errorCode
-        if event.digest == nil, let digest = response.headers[.dockerContentDigest] { event.digest = digest }
+        if event.digest == nil, let digest = response.headers.first(.dockerContentDigest) { event.digest = digest }
         if event.action == AuditAction.mount.rawValue, let from = event.detail {
             event.detail = response.status.code == 201 ? "mounted \(from)" : "mount \(from) fell back to an upload"
         }
@@ -97,9 +95,9 @@ struct RequestAudit: Sendable {
                 }
                 event.status = Self.unavailable.httpStatus
                 event.error = Self.unavailable.code.rawValue
-                log.record(event)
                 var failed = Self.unavailable.response(includeBody: true)
                 failed.headers[.requestID] = event.id
+                log.record(event)
                 return failed
             }
         }
@@ -157,7 +155,7 @@ struct RequestAudit: Sendable {
         case .manifest(_, let reference):
             if reads { return .pullManifest }
             if method == .put { return .pushManifest }
-            if method == .delete { return reference.contains(":") ? .deleteManifest : .deleteTag }
+            if method == .delete { return isDigest(reference) ? .deleteManifest : .deleteTag }
         case .blob:
             if reads { return .pullBlob }
             if method == .delete { return .deleteBlob }
@@ -171,17 +169,33 @@ struct RequestAudit: Sendable {
         return .other
     }
 
+    /// A manifest reference with a colon is a digest; tags cannot hold one.
+    private static func isDigest(_ reference: String) -> Bool { reference.utf8.contains(UInt8(ascii: ":")) }
+
     private static func limited(_ text: String, _ bytes: Int) -> String {
         text.utf8.count <= bytes ? text : String(text.prefix(bytes))
     }
 
-    /// Unique request ids without a system call each: a random prefix for this process, then a counter.
-    private static let idPrefix = String(UInt64.random(in: .min ... .max) | 1 << 63, radix: 16)
+    /// Unique request ids without a system call each: a random prefix for this process, then a counter, as 32
+    /// hex digits.
+    private static let idPrefix = UInt64.random(in: .min ... .max) | 1 << 63
     private static let idCounter = Atomic<UInt64>(0)
 
     private static func newRequestID() -> String {
-        let count = String(idCounter.add(1, ordering: .relaxed).newValue, radix: 16)
-        return idPrefix + String(repeating: "0", count: 16 - count.count) + count
+        let (prefix, count) = (idPrefix, idCounter.add(1, ordering: .relaxed).newValue)
+        return String(unsafeUninitializedCapacity: 32) { text in
+            for digit in 0..<16 {
+                let shift = UInt64(60 - 4 * digit)
+                text[digit] = hexDigit(prefix >> shift)
+                text[16 + digit] = hexDigit(count >> shift)
+            }
+            return 32
+        }
+    }
+
+    private static func hexDigit(_ value: UInt64) -> UInt8 {
+        let nibble = UInt8(truncatingIfNeeded: value) & 15
+        return nibble < 10 ? 0x30 + nibble : 0x57 + nibble
     }
 
     private static func micros(since start: ContinuousClock.Instant) -> Int64 {

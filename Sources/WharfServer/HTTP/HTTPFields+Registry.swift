@@ -10,3 +10,12 @@ extension HTTPField.Name {
     static let requestID = Self("X-Request-Id")!
     static let xForwardedFor = Self("X-Forwarded-For")!
 }
+
+extension HTTPFields {
+    /// The first field's value for `name`. The subscript joins every field of that name into a new string, which
+    /// costs more than the lookup; headers that occur once are read with this on the hot paths.
+    func first(_ name: HTTPField.Name) -> String? {
+        for field in self where field.name == name { return field.value }
+        return nil
+    }
+}

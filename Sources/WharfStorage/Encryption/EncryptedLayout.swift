@@ -56,7 +56,7 @@ enum EncryptedLayout {
         }
     }
 
-    private static func associatedData(_ index: Int64) -> [UInt8] {
+    static func associatedData(_ index: Int64) -> [UInt8] {
         withUnsafeBytes(of: UInt64(index).bigEndian) { Array("wharf chunk v1 ".utf8) + Array($0) }
     }
 }
