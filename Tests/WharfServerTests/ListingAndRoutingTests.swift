@@ -173,6 +173,11 @@ import WharfCore
         #expect(proxies.client(peer: "192.168.1.7", forwardedFor: "garbage") == "192.168.1.7")
         #expect(proxies.client(peer: "192.168.1.8", forwardedFor: "203.0.113.9") == "192.168.1.8")
         #expect(proxies.client(peer: "11.0.0.1", forwardedFor: "203.0.113.9") == "11.0.0.1")
+
+        // Peer addresses as the audit records them.
+        for address in ["0.0.0.0", "127.0.0.1", "10.0.100.255", "192.168.1.20", "9.99.199.255", "::1", "2001:db8::7"] {
+            #expect(try SocketAddress(ipAddress: address, port: 5000).text == address)
+        }
     }
 
     @Test func authAndTLSConfiguration() throws {

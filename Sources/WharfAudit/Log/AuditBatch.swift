@@ -21,7 +21,7 @@ struct AuditBatch: Sendable {
     init() {}
 
     init(_ event: AuditEvent, durable: Bool = false) {
-        bytes.reserveCapacity(512)
+        bytes.reserveCapacity(1024)  // a request's record is 400-600 bytes
         append(event, durable: durable)
     }
 

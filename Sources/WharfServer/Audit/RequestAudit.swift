@@ -11,9 +11,14 @@ import WharfCore
 /// Turns requests into audit records. A write's record (anything but GET and HEAD, bar upload-session steps) is
 /// durable before its response leaves; a blob download's record is made once its body has been sent, so that it holds the bytes
 /// really sent and the whole duration.
-struct RequestAudit: Sendable {
+final class RequestAudit: Sendable {
     let log: AuditLog
     let logger: Logger
+
+    init(log: AuditLog, logger: Logger) {
+        self.log = log
+        self.logger = logger
+    }
 
     /// Probes and scrapes are not API requests; recording them would bury the log in load-balancer traffic.
     static func isRecorded(_ path: String) -> Bool { !["/healthz", "/readyz", "/metrics"].contains(path) }

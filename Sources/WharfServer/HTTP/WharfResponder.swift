@@ -40,7 +40,7 @@ struct WharfResponder: HTTPResponder {
         let client =
             audit != nil || gate != nil
             ? proxies.client(
-                peer: context.remoteAddress?.ipAddress ?? context.remoteAddress?.pathname ?? "-",
+                peer: context.remoteAddress?.text ?? "-",
                 forwardedFor: request.headers[.xForwardedFor]) : "-"
         do {
             route = try V2Route.parse(path)
