@@ -1,4 +1,5 @@
 import Crypto
+import WharfCore
 
 #if canImport(Glibc)
     import Glibc
@@ -58,19 +59,8 @@ enum AuditLine {
     }
 
     static func hash(_ line: ArraySlice<UInt8>) -> String {
-        let digest = line.withUnsafeBytes { SHA256.hash(data: $0) }
-        return digest.withUnsafeBytes { bytes in
-            String(unsafeUninitializedCapacity: 64) { text in
-                for (index, byte) in bytes.enumerated() {
-                    text[2 * index] = hexDigit(byte >> 4)
-                    text[2 * index + 1] = hexDigit(byte & 15)
-                }
-                return 64
-            }
-        }
+        line.withUnsafeBytes { SHA256.hash(data: $0) }.withUnsafeBytes { $0.hexString }
     }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
 
     /// The sequence number and previous hash at the start of a line; nil if the line does not start as ours do.
     static func header(_ line: ArraySlice<UInt8>) -> (seq: UInt64, prev: String)? {

@@ -95,17 +95,17 @@ public struct DigestHasher: Sendable {
     }
 }
 
-extension [UInt8] {
-    /// Lower-case hex, two digits a byte.
+extension Collection<UInt8> {
+    /// Lower-case hex, two digits a byte, written straight into the string (the audit log hashes every record).
     package var hexString: String {
-        let table = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(count * 2)
-        for byte in self {
-            out.append(table[Int(byte >> 4)])
-            out.append(table[Int(byte & 0x0f)])
+        String(unsafeUninitializedCapacity: count * 2) { text in
+            func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
+            for (index, byte) in enumerated() {
+                text[2 * index] = digit(byte >> 4)
+                text[2 * index + 1] = digit(byte & 0x0f)
+            }
+            return count * 2
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

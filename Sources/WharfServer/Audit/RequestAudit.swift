@@ -52,7 +52,7 @@ final class RequestAudit: Sendable {
         switch route {
         case .manifest(let name, let reference):
             event.repository = name.description
-            if Self.isDigest(reference) { event.digest = reference } else { event.tag = reference }
+            if Reference.namesDigest(reference) { event.digest = reference } else { event.tag = reference }
         case .blob(let name, let digest), .referrers(let name, let digest):
             event.repository = name.description
             event.digest = digest
@@ -160,7 +160,7 @@ final class RequestAudit: Sendable {
         case .manifest(_, let reference):
             if reads { return .pullManifest }
             if method == .put { return .pushManifest }
-            if method == .delete { return isDigest(reference) ? .deleteManifest : .deleteTag }
+            if method == .delete { return Reference.namesDigest(reference) ? .deleteManifest : .deleteTag }
         case .blob:
             if reads { return .pullBlob }
             if method == .delete { return .deleteBlob }
@@ -174,9 +174,6 @@ final class RequestAudit: Sendable {
         return .other
     }
 
-    /// A manifest reference with a colon is a digest; tags cannot hold one.
-    private static func isDigest(_ reference: String) -> Bool { reference.utf8.contains(UInt8(ascii: ":")) }
-
     private static func limited(_ text: String, _ bytes: Int) -> String {
         text.utf8.count <= bytes ? text : String(text.prefix(bytes))
     }
@@ -187,20 +184,8 @@ final class RequestAudit: Sendable {
     private static let idCounter = Atomic<UInt64>(0)
 
     private static func newRequestID() -> String {
-        let (prefix, count) = (idPrefix, idCounter.add(1, ordering: .relaxed).newValue)
-        return String(unsafeUninitializedCapacity: 32) { text in
-            for digit in 0..<16 {
-                let shift = UInt64(60 - 4 * digit)
-                text[digit] = hexDigit(prefix >> shift)
-                text[16 + digit] = hexDigit(count >> shift)
-            }
-            return 32
-        }
-    }
-
-    private static func hexDigit(_ value: UInt64) -> UInt8 {
-        let nibble = UInt8(truncatingIfNeeded: value) & 15
-        return nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+        let count = idCounter.add(1, ordering: .relaxed).newValue
+        return withUnsafeBytes(of: (idPrefix.bigEndian, count.bigEndian)) { $0.hexString }
     }
 
     private static func micros(since start: ContinuousClock.Instant) -> Int64 {
