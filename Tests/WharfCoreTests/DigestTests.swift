@@ -35,6 +35,15 @@ import Testing
             Digest.of(Array("abc".utf8), algorithm: .sha512).hex.hasPrefix("ddaf35a193617aba"))
     }
 
+    @Test func hexEncodesEveryByteCollection() {
+        let bytes: [UInt8] = [0x00, 0x09, 0x0a, 0x7f, 0x80, 0xab, 0xff]
+        #expect(bytes.hexString == "00090a7f80abff")
+        #expect(bytes[2...].hexString == "0a7f80abff")
+        #expect(bytes.withUnsafeBytes { $0.hexString } == "00090a7f80abff")
+        #expect(withUnsafeBytes(of: UInt64(0x0123_4567_89ab_cdef).bigEndian) { $0.hexString } == "0123456789abcdef")
+        #expect([UInt8]().hexString == "")
+    }
+
     @Test func incrementalHashEqualsOneShot() {
         let bytes = (0..<10_000).map { UInt8($0 % 251) }
         var hasher = DigestHasher(.sha256)

@@ -97,7 +97,9 @@ public struct DigestHasher: Sendable {
 
 extension Collection<UInt8> {
     /// Lower-case hex, two digits a byte, written straight into the string (the audit log hashes every record).
-    package var hexString: String {
+    /// Inlinable, so that each caller gets a copy made for its collection: called across modules as a generic, it
+    /// walked the bytes through witness tables and cost the audit log several microseconds per request.
+    @inlinable package var hexString: String {
         String(unsafeUninitializedCapacity: count * 2) { text in
             func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
             for (index, byte) in enumerated() {
