@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
@@ -26,6 +27,7 @@ public enum WharfServer {
         logger.info(
             "wharf is serving",
             metadata: [
+                "version": "\(WharfVersion.current)",
                 "listen": "\(configuration.listen.joined(separator: ","))",
                 "tls": "\(configuration.tlsListen.joined(separator: ","))", "data": "\(configuration.dataDirectory)",
                 "auth": "\(configuration.auth.enabled ? "on" : "off")",
@@ -98,10 +100,11 @@ public enum WharfServer {
                 gate: gate, tokenEndpoint: tokenEndpoint, proxies: try TrustedProxies(configuration.audit.trustedProxies),
                 scheme: scheme, logger: logger)
         }
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [RequestBodyFlow()])
         var applications = try configuration.listen.map { address in
             let (host, port) = try WharfConfiguration.hostAndPort(address)
             return Application(
-                responder: try responder(scheme: "http"),
+                responder: try responder(scheme: "http"), server: .http1(configuration: http1),
                 configuration: .init(address: .hostname(host, port: port), serverName: "wharf"), logger: logger)
         }
         if !configuration.tlsListen.isEmpty, let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
@@ -110,7 +113,8 @@ public enum WharfServer {
                 let (host, port) = try WharfConfiguration.hostAndPort(address)
                 applications.append(
                     Application(
-                        responder: try responder(scheme: "https"), server: try .tls(.http1(), tlsConfiguration: tls),
+                        responder: try responder(scheme: "https"),
+                        server: try .tls(.http1(configuration: http1), tlsConfiguration: tls),
                         configuration: .init(address: .hostname(host, port: port), serverName: "wharf"), logger: logger))
             }
         }

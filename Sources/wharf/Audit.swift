@@ -8,8 +8,9 @@ struct Audit: AsyncParsableCommand {
         abstract: "Query, verify and export the audit log.",
         discussion: """
             Every API request is recorded in hash-chained, append-only segment files under the audit directory \
-            (audit.dir, WHARF_AUDIT_DIR; <data dir>/audit by default). query asks the running server; verify and \
-            export read the files, so they also work on a copy.
+            (audit.dir, WHARF_AUDIT_DIR; <data dir>/audit by default). query asks the running server, or reads the \
+            files when given --audit-dir or --data-dir and no --url; verify and export read the files, so all three \
+            work on a copy.
             """,
         subcommands: [Query.self, Verify.self, Export.self]
     )
@@ -17,9 +18,15 @@ struct Audit: AsyncParsableCommand {
     struct Query: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show matching records, newest first.",
-            discussion: "--since and --until take a UTC time (2026-11-23T02:10:56Z), a date, or an age (90m, 24h, 7d).")
+            discussion: """
+                --since and --until take a UTC time (2026-11-23T02:10:56Z), a date, or an age (90m, 24h, 7d). With \
+                --audit-dir, or --data-dir and no --url, the records are read from that directory (a copy will do; \
+                nothing in it is changed), without a server.
+                """)
 
         @OptionGroup var server: ServerOptions
+        @Option(help: ArgumentHelp("Read this audit directory, or a copy of it, instead of asking a server.", valueName: "dir"))
+        var auditDir: String?
         @Option var repository: String?
         @Option var actor: String?
         @Option(help: "pull-manifest, pull-blob, push-blob, push-manifest, delete-manifest, delete-tag, ...") var action: String?
@@ -38,14 +45,11 @@ struct Audit: AsyncParsableCommand {
             }
             if let since { parameters.append(("since", try Self.time(since))) }
             if let until { parameters.append(("until", try Self.time(until))) }
+            let fetch = try source(parameters)
             var next = cursor
             var first = true
             repeat {
-                var components = URLComponents()
-                components.queryItems = (parameters + (next.map { [("cursor", $0)] } ?? [])).map {
-                    URLQueryItem(name: $0.0, value: $0.1)
-                }
-                let data = try await server.send("GET", "/api/v1/audit?" + (components.percentEncodedQuery ?? ""))
+                let data = try await fetch(next)
                 let page = try JSONDecoder().decode(Page.self, from: data)
                 if json {
                     let raw = try JSONSerialization.jsonObject(with: data) as? [String: Any]
@@ -73,6 +77,40 @@ struct Audit: AsyncParsableCommand {
                 next = page.next
             } while all && next != nil
             if let next, !json { print("more: --cursor \(next)") }
+        }
+
+        /// Fetches the page after a cursor: from the server, or from the files when a directory is given.
+        private func source(_ parameters: [(String, String)]) throws -> (String?) async throws -> Data {
+            guard server.url == nil, auditDir != nil || server.store.dataDir != nil else {
+                return { cursor in
+                    var components = URLComponents()
+                    components.queryItems = (parameters + (cursor.map { [("cursor", $0)] } ?? [])).map {
+                        URLQueryItem(name: $0.0, value: $0.1)
+                    }
+                    return try await server.send("GET", "/api/v1/audit?" + (components.percentEncodedQuery ?? ""))
+                }
+            }
+            var filter = AuditFilter()
+            filter.repository = repository
+            filter.actor = actor
+            filter.action = action
+            filter.status = status
+            if status != nil, filter.statusRange == nil {
+                throw ValidationError("--status takes a status (404) or a class (4xx)")
+            }
+            filter.since = try since.flatMap { AuditTime.parse(try Self.time($0)) }
+            filter.until = try until.flatMap { AuditTime.parse(try Self.time($0)) }
+            guard (1...AuditFilter.maxLimit).contains(limit) else { throw ValidationError("--limit takes 1-1000") }
+            filter.limit = limit
+            let reader = try AuditReader(directory: try auditDir ?? server.store.configuration().auditDirectory)
+            return { cursor in
+                var page = filter
+                if let cursor {
+                    guard let value = UInt64(cursor) else { throw ValidationError("invalid cursor '\(cursor)'") }
+                    page.cursor = value
+                }
+                return Data(try reader.page(page).json)
+            }
         }
 
         struct Page: Decodable {

@@ -8,10 +8,28 @@ struct Wharf: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wharf",
         abstract: "An OCI container registry: the OCI Distribution API v1.1 on content-addressed storage.",
+        version: WharfVersion.current,
         subcommands: [
             Serve.self, GC.self, Fsck.self, Keys.self, Audit.self, Users.self, Robots.self, Auth.self, Certs.self,
         ]
     )
+
+    /// Runs the command; a failure to talk to the server prints one line and exits with its documented status.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as ServerFailure {
+            FileHandle.standardError.write(Data("wharf: \(failure)\n".utf8))
+            Foundation.exit(failure.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options of every subcommand that works on a store.

@@ -33,7 +33,9 @@ import WharfCore
             #expect(last["tags"] as? [String] == ["d", "e"])
             let none = try await client.execute(uri: "/v2/pages/tags/list?n=0", method: .get)
             #expect(try json(none)["tags"] as? [String] == [])
-            expectError(try await client.execute(uri: "/v2/pages/tags/list?n=-1", method: .get), 400, "PAGINATION_NUMBER_INVALID")
+            for bad in ["-1", "x", "1.5", ""] {
+                expectError(try await client.execute(uri: "/v2/pages/tags/list?n=\(bad)", method: .get), 400, "UNSUPPORTED")
+            }
             expectError(try await client.execute(uri: "/v2/nothing/here/tags/list", method: .get), 404, "NAME_UNKNOWN")
         }
     }

@@ -69,7 +69,7 @@ import WharfCore
                 (
                     "index",
                     #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"\#(oci)","digest":"\#(unknown)","size":3}]}"#,
-                    400, "MANIFEST_UNKNOWN"
+                    400, "MANIFEST_BLOB_UNKNOWN"
                 ),
             ]
             for (tag, body, status, code) in cases {

@@ -61,6 +61,30 @@ import WharfCore
 
     /// Pushes that reuse old, unreferenced blobs (HEAD, then PUT of a manifest naming them) while GC sweeps in a
     /// loop with a short grace period: every push succeeds and the store stays consistent.
+    @Test func reclaimsOrphanFilesPastTheGracePeriod() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = try open()
+        let repository = try RepositoryName("gc")
+        let unreferenced = try await push(registry, repository, "a blob row no manifest needs")
+        // A file that no row names: what a kill between a commit's rename and its metadata write leaves.
+        let orphan = Digest.of(Array("renamed, never committed".utf8))
+        try await registry.blobs.write(Array("renamed, never committed".utf8), as: orphan)
+
+        let young = try await registry.collectGarbage(grace: .seconds(60), dryRun: false)
+        #expect(young.orphanFiles == 0)
+        #expect(FileManager.default.fileExists(atPath: registry.blobs.path(of: orphan)))
+        try await Task.sleep(for: .milliseconds(1100))
+        let dry = try await registry.collectGarbage(grace: .seconds(1), dryRun: true)
+        #expect(dry.orphanFiles == 1 && dry.orphanBytes == 24 && dry.blobs == 1)
+        #expect(FileManager.default.fileExists(atPath: registry.blobs.path(of: orphan)))
+
+        let run = try await registry.collectGarbage(grace: .seconds(1), dryRun: false)
+        #expect(run.orphanFiles == 1 && run.blobs == 1 && run.digests == [unreferenced.description])
+        #expect(!FileManager.default.fileExists(atPath: registry.blobs.path(of: orphan)))
+        let report = try await StoreChecker(registry: registry).check(repair: false)
+        #expect(report.isClean && report.orphanFiles.isEmpty && report.files == 0)
+    }
+
     @Test(.timeLimit(.minutes(2)), arguments: [false, true]) func sweepingWhilePushesReuseOldBlobs(encrypted: Bool)
         async throws
     {

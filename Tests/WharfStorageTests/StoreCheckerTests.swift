@@ -35,10 +35,11 @@ import WharfCore
         let found = try await checker.check(repair: false)
         #expect(found.corrupt == [digests[1]])
         #expect(found.danglingRows == [digests[2]])
-        #expect(found.orphanFiles == [registry.blobs.path(of: orphan)])
+        #expect(found.orphanFiles.map(\.path) == [registry.blobs.path(of: orphan)])
         #expect(found.repaired.isEmpty)
         #expect(try await registry.blobSize(repository, digests[1]) == 10)  // nothing changed without --repair
 
+        // The orphan is younger than the grace period: a push may be between its rename and its row, so it stays.
         let repaired = try await checker.check(repair: true)
         #expect(repaired.repaired.count == 2)
         #expect(FileManager.default.fileExists(atPath: "\(directory)/quarantine/sha256-\(digests[1].hex)"))
@@ -48,6 +49,29 @@ import WharfCore
 
         let after = try await checker.check(sample: 1, repair: false)
         #expect(after.corrupt.isEmpty && after.danglingRows.isEmpty && after.hashed == 1)
-        #expect(after.orphanFiles == [registry.blobs.path(of: orphan)])
+        #expect(after.isClean && after.orphanFiles.map(\.path) == [registry.blobs.path(of: orphan)])
+
+        // Older than the grace period, it is deleted.
+        let reclaimed = try await checker.check(repair: true, grace: .zero)
+        #expect(reclaimed.repaired == ["deleted orphan file \(registry.blobs.path(of: orphan))"])
+        #expect(!FileManager.default.fileExists(atPath: registry.blobs.path(of: orphan)))
+        #expect(try await checker.check(repair: false).orphanFiles.isEmpty)
+    }
+
+    @Test func reportsUploadFilesWithTheirAge() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = try Registry(configuration: StorageConfiguration(dataDirectory: directory), logger: Logger(label: "test"))
+        let session = try await registry.startUpload(try RepositoryName("fsck"))
+        let leftover = registry.blobs.uploadPath("direct-42")
+        FileManager.default.createFile(atPath: leftover, contents: Data("torn".utf8))
+        let old = Date(timeIntervalSinceNow: -7200)
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: leftover)
+
+        let report = try await StoreChecker(registry: registry).check(repair: false)
+        #expect(report.isClean)
+        #expect(Set(report.uploadFiles.map(\.path)) == [registry.blobs.uploadPath(session), leftover])
+        #expect(report.abandonedUploads == [leftover])
+        let age = try #require(report.uploadFiles.first { $0.path == leftover }).age
+        #expect(age > 7190 && age < 7300)
     }
 }

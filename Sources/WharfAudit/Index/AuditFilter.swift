@@ -33,4 +33,17 @@ public struct AuditPage: Sendable {
     public let lines: [[UInt8]]
     /// The cursor for the next (older) page; nil when this is the last.
     public let next: UInt64?
+
+    /// `{"records": [...], "next": "<cursor>"}`, the shape of `/api/v1/audit`.
+    public var json: [UInt8] {
+        var body = Array(#"{"records":["#.utf8)
+        for (index, line) in lines.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body += line
+        }
+        body.append(UInt8(ascii: "]"))
+        if let next { body += Array(#","next":"\#(next)""#.utf8) }
+        body.append(UInt8(ascii: "}"))
+        return body
+    }
 }

@@ -10,8 +10,11 @@ import Logging
 extension AuditLog {
     /// One page of records matching `filter`, newest first, read from the segments at the places the index names.
     public func page(_ filter: AuditFilter) throws -> AuditPage {
+        try Self.page(filter, index: index, segments: AuditSegments(directory: settings.directory))
+    }
+
+    static func page(_ filter: AuditFilter, index: AuditIndex, segments: AuditSegments) throws -> AuditPage {
         let (locations, more) = try index.query(filter)
-        let segments = AuditSegments(directory: settings.directory)
         var files: [Int: AuditFile] = [:]
         let lines = try locations.map { location in
             let file = try files[location.segment] ?? AuditFile(path: segments.path(location.segment), writable: false)
@@ -52,11 +55,21 @@ extension AuditLog {
         try index.remove(after: lastSeq)
         let last = try index.last()
         guard (last?.seq ?? 0) < lastSeq else { return note }
+        try self.index(writer.segments, numbers: numbers, after: last, into: index, head: (writer.nextSeq - 1, writer.lastHash))
+        logger.info("audit index brought up to date", metadata: ["through": "\(lastSeq)"])
+        return note
+    }
+
+    /// Indexes the records of `numbers` past `last`, ten thousand at a time; `head` names the log's newest record.
+    static func index(
+        _ segments: AuditSegments, numbers: [Int], after last: AuditIndex.Location?, into index: AuditIndex,
+        head: (seq: UInt64, hash: String)
+    ) throws {
         var rows: [AuditIndex.Row] = []
         let decoder = JSONDecoder()
         for number in numbers where number >= (last?.segment ?? 0) {
             let start = number == last?.segment ? (last?.offset ?? 0) + Int64(last?.length ?? 0) + 1 : 0
-            try AuditFile(path: writer.segments.path(number), writable: false).forEachLine(from: start) { offset, line in
+            try AuditFile(path: segments.path(number), writable: false).forEachLine(from: start) { offset, line in
                 guard let record = try? decoder.decode(AuditRecord.self, from: Data(line)) else { return true }
                 rows.append(
                     AuditIndex.Row(
@@ -64,14 +77,12 @@ extension AuditLog {
                         repository: record.repository, status: record.status, segment: number, offset: offset,
                         length: line.count))
                 if rows.count >= 10_000 {
-                    try index.insert(rows, head: (writer.nextSeq - 1, writer.lastHash))
+                    try index.insert(rows, head: head)
                     rows = []
                 }
                 return true
             }
         }
-        try index.insert(rows, head: (writer.nextSeq - 1, writer.lastHash))
-        logger.info("audit index brought up to date", metadata: ["through": "\(lastSeq)"])
-        return note
+        try index.insert(rows, head: head)
     }
 }

@@ -3,28 +3,30 @@
 /// Every layer below the HTTP server throws these; the server turns them into the OCI JSON error body
 /// in one place, so the code, the HTTP status and the message always travel together.
 public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
-    public struct Code: RawRepresentable, Hashable, Sendable {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
+    /// Every code the server can answer with. The distribution spec says the code of a 4xx error body "MUST be one
+    /// of" its list; the two others are only ever sent with a 5xx status, which that rule does not cover.
+    public enum Code: String, CaseIterable, Sendable {
+        case blobUnknown = "BLOB_UNKNOWN"
+        case blobUploadInvalid = "BLOB_UPLOAD_INVALID"
+        case blobUploadUnknown = "BLOB_UPLOAD_UNKNOWN"
+        case digestInvalid = "DIGEST_INVALID"
+        case manifestBlobUnknown = "MANIFEST_BLOB_UNKNOWN"
+        case manifestInvalid = "MANIFEST_INVALID"
+        case manifestUnknown = "MANIFEST_UNKNOWN"
+        case nameInvalid = "NAME_INVALID"
+        case nameUnknown = "NAME_UNKNOWN"
+        case sizeInvalid = "SIZE_INVALID"
+        case unauthorized = "UNAUTHORIZED"
+        case denied = "DENIED"
+        case unsupported = "UNSUPPORTED"
+        case tooManyRequests = "TOOMANYREQUESTS"
+        /// Not a spec code: the server failed (disk, database). Reported with a 5xx status only.
+        case internalError = "INTERNAL_ERROR"
+        /// Not a spec code: the store has no space left for the write. Reported with 507 only.
+        case storageFull = "STORAGE_FULL"
 
-        public static let blobUnknown = Code(rawValue: "BLOB_UNKNOWN")
-        public static let blobUploadInvalid = Code(rawValue: "BLOB_UPLOAD_INVALID")
-        public static let blobUploadUnknown = Code(rawValue: "BLOB_UPLOAD_UNKNOWN")
-        public static let digestInvalid = Code(rawValue: "DIGEST_INVALID")
-        public static let manifestBlobUnknown = Code(rawValue: "MANIFEST_BLOB_UNKNOWN")
-        public static let manifestInvalid = Code(rawValue: "MANIFEST_INVALID")
-        public static let manifestUnknown = Code(rawValue: "MANIFEST_UNKNOWN")
-        public static let nameInvalid = Code(rawValue: "NAME_INVALID")
-        public static let nameUnknown = Code(rawValue: "NAME_UNKNOWN")
-        public static let sizeInvalid = Code(rawValue: "SIZE_INVALID")
-        public static let unauthorized = Code(rawValue: "UNAUTHORIZED")
-        public static let denied = Code(rawValue: "DENIED")
-        public static let unsupported = Code(rawValue: "UNSUPPORTED")
-        public static let tooManyRequests = Code(rawValue: "TOOMANYREQUESTS")
-        /// Not a spec code: the server failed (disk, database). Reported with a 5xx status.
-        public static let internalError = Code(rawValue: "INTERNAL_ERROR")
-        /// Not a spec code: the store has no space left for the write.
-        public static let storageFull = Code(rawValue: "STORAGE_FULL")
+        /// Whether the distribution spec lists this code.
+        public var isSpecCode: Bool { self != .internalError && self != .storageFull }
     }
 
     public let code: Code
@@ -34,6 +36,7 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
     public let detail: String?
 
     public init(_ code: Code, status: Int, _ message: String, detail: String? = nil) {
+        assert(code.isSpecCode || status >= 500, "a \(status) answer must carry a distribution-spec code")
         self.code = code
         self.httpStatus = status
         self.message = message

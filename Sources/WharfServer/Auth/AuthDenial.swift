@@ -15,18 +15,18 @@ struct AuthDenial: Error {
         -> AuthDenial
     {
         AuthDenial(
-            error: RegistryError(.init(rawValue: "UNAUTHORIZED"), status: 401, message),
+            error: RegistryError(.unauthorized, status: 401, message),
             headers: [.wwwAuthenticate: challenge], detail: detail, caller: caller)
     }
 
     static func denied(_ message: String, caller: Caller) -> AuthDenial {
-        AuthDenial(error: RegistryError(.init(rawValue: "DENIED"), status: 403, message), caller: caller)
+        AuthDenial(error: RegistryError(.denied, status: 403, message), caller: caller)
     }
 
     static func tooManyRequests(retryAfter seconds: Int, detail: String?) -> AuthDenial {
         AuthDenial(
             error: RegistryError(
-                .init(rawValue: "TOOMANYREQUESTS"), status: 429, "too many failed logins; try again in \(seconds) s"),
+                .tooManyRequests, status: 429, "too many failed logins; try again in \(seconds) s"),
             headers: [.retryAfter: String(seconds)], detail: detail)
     }
 }

@@ -9,7 +9,7 @@ import WharfCore
 /// `POST` form with `grant_type=password` or `refresh_token` that newer clients use. Tokens grant what was asked
 /// for and the policy allows, nothing more.
 struct TokenEndpoint: Sendable {
-    static let path = "/auth/token"
+    static let path = ServerEndpoint.token.rawValue
     let gate: Gatekeeper
     let tokens: TokenService
 

@@ -17,23 +17,21 @@ struct AdminAPI: Sendable {
     let metrics: RegistryMetrics
     let gcGrace: Duration
 
-    /// nil when the path is not one of this API's.
-    func respond(to request: Request) async throws -> Response? {
-        let path = request.uri.path
-        guard path.hasPrefix("/api/v1/") else { return nil }
-        switch (path, request.method) {
-        case ("/api/v1/gc", .post):
+    /// nil when the endpoint is not one of this API's; the method has been checked against `ServerEndpoint`.
+    func respond(to request: Request, endpoint: ServerEndpoint, parameter: String?) async throws -> Response? {
+        switch endpoint {
+        case .gc:
             let report = try await registry.collectGarbage(grace: gcGrace, dryRun: flag(request, "dryRun", default: false))
             metrics.recordGarbageCollection(report)
             return try Self.json(report)
-        case ("/api/v1/keys", .get):
+        case .keys:
             return try Self.json(try await registry.keyStatus())
-        case ("/api/v1/keys/rotate", .post):
+        case .keysRotate:
             return try Self.json(try await registry.rotateKeys(newKey: flag(request, "newKey", default: true)))
-        case ("/api/v1/keys/encrypt-existing", .post):
+        case .keysEncryptExisting:
             return try Self.json(try await registry.encryptExisting())
-        case (_, .delete) where path.hasPrefix("/api/v1/keys/"):
-            let id = String(path.dropFirst("/api/v1/keys/".count))
+        case .key:
+            let id = parameter ?? ""
             guard !id.isEmpty, id.allSatisfy(\.isHexDigit) else {
                 throw RegistryError(.unsupported, status: 404, "no such key", detail: String(id.prefix(64)))
             }

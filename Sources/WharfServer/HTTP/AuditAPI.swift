@@ -16,23 +16,15 @@ import WharfCore
 struct AuditAPI: Sendable {
     let log: AuditLog
 
-    /// nil when the path is not this API's.
-    func respond(to request: Request) async throws -> Response? {
-        guard request.uri.path == "/api/v1/audit", request.method == .get || request.method == .head else { return nil }
+    /// `GET` or `HEAD /api/v1/audit`.
+    func respond(to request: Request) async throws -> Response {
         let filter = try Self.filter(request.uri.queryParameters)
         let log = self.log
         // Answer with every request made before this one, reads and upload steps included (a full disk only
         // leaves them out).
         try? await log.flush()
         let page = try await NIOThreadPool.singleton.runIfActive { try log.page(filter) }
-        var body = ByteBuffer(string: #"{"records":["#)
-        for (index, line) in page.lines.enumerated() {
-            if index > 0 { body.writeString(",") }
-            body.writeBytes(line)
-        }
-        body.writeString("]")
-        if let next = page.next { body.writeString(#","next":"\#(next)""#) }
-        body.writeString("}")
+        let body = ByteBuffer(bytes: page.json)
         var headers = DistributionAPI.jsonHeaders(length: body.readableBytes)
         if let next = page.next {
             var query = request.uri.queryParameters.filter { $0.key != "cursor" }.map { "\($0.key)=\($0.value)" }

@@ -5,14 +5,17 @@ import NIOCore
     import Glibc
 #endif
 
-/// The request context: Hummingbird's basics plus the peer's address, which the audit log records.
+/// The request context: Hummingbird's basics plus the peer's address, which the audit log records, and the channel.
 struct WharfRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: SocketAddress?
+    /// For `100 Continue`, which goes out on the channel when the body is first read.
+    let channel: any Channel
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
     }
 }
 

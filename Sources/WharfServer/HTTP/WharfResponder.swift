@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import WharfAudit
 import WharfAuth
 import WharfCore
@@ -28,6 +29,10 @@ struct WharfResponder: HTTPResponder {
     let logger: Logger
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        var request = request
+        if request.headers[.expect] != nil {
+            request.body = RequestBody(asyncSequence: ContinueOnFirstRead(base: request.body, channel: context.channel))
+        }
         let start = ContinuousClock.now
         let arrived = AuditTime.nowMillis()
         let tally = RequestTally()
@@ -44,6 +49,9 @@ struct WharfResponder: HTTPResponder {
                 forwardedFor: request.headers[.xForwardedFor]) : "-"
         do {
             route = try V2Route.parse(path)
+            // The methods of an endpoint are no secret: a wrong one is answered before access control.
+            let methods = route?.methods ?? ServerEndpoint.match(path).map(\.endpoint.methods)
+            if let methods, !methods.contains(request.method) { throw MethodNotAllowed(allowed: methods) }
             if let tokenEndpoint, route == nil, path == TokenEndpoint.path {
                 (response, caller) = try await tokenEndpoint.respond(to: request, client: client, scheme: scheme)
             } else {
@@ -69,12 +77,21 @@ struct WharfResponder: HTTPResponder {
             if let refused = denial.caller { caller = refused }
             response = denial.error.response(includeBody: request.method != .head)
             response.headers.append(contentsOf: denial.headers)
+        } catch let refusal as MethodNotAllowed {
+            errorCode = refusal.error.code.rawValue
+            response = refusal.response(includeBody: request.method != .head)
         } catch let error as RegistryError {
             if error.httpStatus >= 500 {
                 logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
             }
             errorCode = error.code.rawValue
             response = error.response(includeBody: request.method != .head)
+        } catch let error as HTTPParserError {
+            // The body ended before its length, or its chunked framing is broken: the client's fault, and nothing of
+            // it was kept (an upload stays where it stood).
+            let refusal = Self.brokenBody(error, route: route)
+            errorCode = refusal.code.rawValue
+            response = refusal.response(includeBody: request.method != .head)
         } catch {
             logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
             errorCode = RegistryError.Code.internalError.rawValue
@@ -93,23 +110,45 @@ struct WharfResponder: HTTPResponder {
             errorCode: errorCode, tally: tally, start: start)
     }
 
+    private static func brokenBody(_ error: HTTPParserError, route: V2Route?) -> RegistryError {
+        let message = "the request body is incomplete or malformed (\(error)); nothing of it was stored"
+        return switch route {
+        case .manifest: RegistryError.manifestInvalid(message)
+        case .uploads, .upload: RegistryError.blobUploadInvalid(message)
+        default: RegistryError(.unsupported, status: 400, message)
+        }
+    }
+
     private func handle(_ request: Request, route: V2Route?, caller: Caller) async throws -> Response {
         if let route { try await api.respond(to: request, route: route, caller: caller) } else { try await other(request) }
     }
 
     private func other(_ request: Request) async throws -> Response {
-        if let response = try await admin.respond(to: request) { return response }
-        if let audit, let response = try await AuditAPI(log: audit.log).respond(to: request) { return response }
-        switch (request.uri.path, request.method) {
-        case ("/healthz", .get), ("/healthz", .head):
+        guard let (endpoint, parameter) = ServerEndpoint.match(request.uri.path), isServed(endpoint) else {
+            throw RegistryError(.unsupported, status: 404, "no such endpoint", detail: String(request.uri.path.prefix(200)))
+        }
+        if let response = try await admin.respond(to: request, endpoint: endpoint, parameter: parameter) { return response }
+        switch endpoint {
+        case .audit:
+            return try await AuditAPI(log: audit!.log).respond(to: request)
+        case .health:
             return Self.text("ok\n")
-        case ("/readyz", .get), ("/readyz", .head):
+        case .readiness:
             _ = try await api.registry.blobStatistics()  // the metadata store answers
             return Self.text("ready\n")
-        case ("/metrics", .get):
+        case .metrics:
             return Self.text(try await api.metrics.render(api.registry), contentType: "text/plain; version=0.0.4")
         default:
             throw RegistryError(.unsupported, status: 404, "no such endpoint", detail: String(request.uri.path.prefix(200)))
+        }
+    }
+
+    /// The audit API needs the audit log; the token endpoint, token authentication.
+    private func isServed(_ endpoint: ServerEndpoint) -> Bool {
+        switch endpoint {
+        case .audit: audit != nil
+        case .token: tokenEndpoint != nil
+        default: true
         }
     }
 

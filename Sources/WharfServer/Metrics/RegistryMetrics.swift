@@ -13,6 +13,7 @@ final class RegistryMetrics: Sendable {
     private let gcRuns: Counter
     private let gcBlobsDeleted: Counter
     private let gcBytesFreed: Counter
+    private let gcOrphansDeleted: Counter
 
     private static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
@@ -28,6 +29,11 @@ final class RegistryMetrics: Sendable {
         gcRuns = prometheus.makeCounter(name: "wharf_gc_runs_total", help: "Garbage collection runs (not dry runs).")
         gcBlobsDeleted = prometheus.makeCounter(name: "wharf_gc_blobs_deleted_total", help: "Blobs garbage collection deleted.")
         gcBytesFreed = prometheus.makeCounter(name: "wharf_gc_bytes_freed_total", help: "Bytes garbage collection freed.")
+        gcOrphansDeleted = prometheus.makeCounter(
+            name: "wharf_gc_orphan_files_deleted_total", help: "Blob files without metadata (crash leftovers) reclaimed.")
+        prometheus.makeGauge(
+            name: "wharf_build_info", labels: [("version", WharfVersion.current)], help: "The running build; always 1."
+        ).set(1.0)
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
@@ -45,7 +51,8 @@ final class RegistryMetrics: Sendable {
         guard !report.dryRun else { return }
         gcRuns.increment()
         gcBlobsDeleted.increment(by: Int64(report.blobs))
-        gcBytesFreed.increment(by: report.bytes)
+        gcBytesFreed.increment(by: report.bytes + report.orphanBytes)
+        gcOrphansDeleted.increment(by: Int64(report.orphanFiles))
     }
 
     /// The exposition text, with the store gauges refreshed first.

@@ -61,9 +61,11 @@ extension DistributionAPI {
             let query = request.uri.queryParameters
             last = query["last"].map(String.init)
             if let n = query["n"] {
-                guard let value = Int(n), value >= 0 else {
+                // Above the page limit the page is clamped, and the Link header leads on.
+                let digits = !n.isEmpty && n.utf8.allSatisfy { (0x30...0x39).contains($0) }
+                guard let value = digits ? Int(n) ?? .max : nil else {
                     throw RegistryError(
-                        .init(rawValue: "PAGINATION_NUMBER_INVALID"), status: 400, "invalid number of results requested",
+                        .unsupported, status: 400, "invalid number of results requested: n must be a whole number ≥ 0",
                         detail: String(n.prefix(50)))
                 }
                 size = min(value, DistributionAPI.maxPageSize)

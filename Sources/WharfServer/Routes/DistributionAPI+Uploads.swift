@@ -7,16 +7,23 @@ import WharfStorage
 
 extension DistributionAPI {
     /// `POST /v2/<name>/blobs/uploads/`: a cross-repository mount, a monolithic upload, or a new session.
-    /// A mount needs pull on `from`; without it the client uploads as if the blob were not there.
+    /// A mount needs pull on `from`; without `from`, any repository the caller may pull will do (the spec's automatic
+    /// mount). Otherwise the client uploads as if the blob were not there.
     func startUpload(_ request: Request, _ name: RepositoryName, _ caller: Caller) async throws -> Response {
         let query = request.uri.queryParameters
         if let mount = query["mount"] {
             let digest = try Digest(mount)
-            if let from = query["from"], let source = try? RepositoryName(from), caller.may(.pull, in: source.value),
-                try await registry.mountBlob(name, digest, from: source)
-            {
-                return blobCreated(name, digest)
-            }
+            let mounted =
+                if let from = query["from"] {
+                    if let source = try? RepositoryName(from), caller.may(.pull, in: source.value) {
+                        try await registry.mountBlob(name, digest, from: source)
+                    } else {
+                        false
+                    }
+                } else {
+                    try await registry.mountBlob(name, digest, fromAnyOf: { caller.may(.pull, in: $0) })
+                }
+            if mounted { return blobCreated(name, digest) }
             // Not mountable: fall back to an ordinary upload session, as the spec says.
         } else if let digestParameter = query["digest"] {
             let digest = try Digest(digestParameter)

@@ -18,10 +18,10 @@ struct DistributionAPI: Sendable {
             return Response(
                 status: .ok, headers: Self.jsonHeaders(length: 2),
                 body: method == .head ? .init() : .init(byteBuffer: ByteBuffer(string: "{}")))
-        case (.catalog, .get):
-            return try await catalog(request, caller)
-        case (.tags(let name), .get):
-            return try await tags(request, name)
+        case (.catalog, .get), (.catalog, .head):
+            return Self.bodyless(try await catalog(request, caller), if: method == .head)
+        case (.tags(let name), .get), (.tags(let name), .head):
+            return Self.bodyless(try await tags(request, name), if: method == .head)
         case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
             return try await getManifest(name, try Reference(reference), includeBody: method == .get)
         case (.manifest(let name, let reference), .put):
@@ -44,11 +44,17 @@ struct DistributionAPI: Sendable {
         case (.upload(let name, let id), .delete):
             try await registry.cancelUpload(name, try Self.uploadID(id))
             return Response(status: .noContent)
-        case (.referrers(let name, let digest), .get):
-            return try await referrers(request, name, try Digest(digest))
+        case (.referrers(let name, let digest), .get), (.referrers(let name, let digest), .head):
+            return Self.bodyless(try await referrers(request, name, try Digest(digest)), if: method == .head)
         default:
-            throw RegistryError.unsupported("method \(method.rawValue) is not allowed on this endpoint")
+            throw MethodNotAllowed(allowed: route.methods)
         }
+    }
+
+    /// A HEAD answer: the GET's status and headers (its Content-Length included), no body.
+    static func bodyless(_ response: Response, if head: Bool) -> Response {
+        guard head else { return response }
+        return Response(status: response.status, headers: response.headers)
     }
 
     /// A reference to push to: an invalid tag is a bad request here, not an unknown manifest.

@@ -1,3 +1,4 @@
+import HTTPTypes
 import WharfCore
 
 /// A request path under `/v2/`, parsed from the right: repository names may contain `/` and even segments
@@ -23,6 +24,17 @@ enum V2Route: Equatable {
         case .uploads: "uploads"
         case .upload: "upload"
         case .referrers: "referrers"
+        }
+    }
+
+    /// The methods the endpoint answers, for `Allow` on a 405.
+    var methods: [HTTPRequest.Method] {
+        switch self {
+        case .base, .catalog, .tags, .referrers: [.get, .head]
+        case .manifest: [.get, .head, .put, .delete]
+        case .blob: [.get, .head, .delete]
+        case .uploads: [.post]
+        case .upload: [.get, .patch, .put, .delete]
         }
     }
 

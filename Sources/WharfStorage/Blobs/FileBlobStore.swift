@@ -144,6 +144,38 @@ package struct FileBlobStore: Sendable {
         return hasher.finalize()
     }
 
+    /// A file under `blobs/`, as found on disk.
+    package struct StoredFile: Sendable {
+        package let path: String
+        /// Seconds since 1970.
+        package let modified: Double
+        package let size: Int64
+    }
+
+    /// Every file under `blobs/`: those named by a digest, and the rest (which no commit writes).
+    package func listBlobFiles() async throws -> (files: [Digest: StoredFile], junk: [String]) {
+        let root = root + "/blobs"
+        return try await blockingIO {
+            var files = [Digest: StoredFile]()
+            var junk = [String]()
+            for algorithm in FileSystem.list(root) {
+                for prefix in FileSystem.list("\(root)/\(algorithm)") {
+                    for name in FileSystem.list("\(root)/\(algorithm)/\(prefix)") {
+                        let path = "\(root)/\(algorithm)/\(prefix)/\(name)"
+                        if name.hasPrefix(prefix), let digest = try? Digest("\(algorithm):\(name)"),
+                            let modified = FileSystem.modificationTime(path), let size = FileSystem.size(path)
+                        {
+                            files[digest] = StoredFile(path: path, modified: modified, size: size)
+                        } else {
+                            junk.append(path)
+                        }
+                    }
+                }
+            }
+            return (files, junk)
+        }
+    }
+
     package func delete(_ digest: Digest) async throws {
         let path = path(of: digest)
         try await blockingIO { FileSystem.remove(path) }

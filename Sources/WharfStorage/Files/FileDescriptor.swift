@@ -125,6 +125,13 @@ package enum FileSystem {
         return Int64(info.st_size)
     }
 
+    /// Seconds since 1970 of the file's last change, or nil when it is absent.
+    package static func modificationTime(_ path: String) -> Double? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+    }
+
     package static func remove(_ path: String) {
         _ = unlink(path)
     }

@@ -4,6 +4,14 @@ import WharfCore
 
 /// What `wharf fsck` found.
 package struct StoreCheckReport: Sendable {
+    /// A file that is garbage, not damage: nothing is lost by it, and it is reclaimed in time.
+    package struct Leftover: Sendable, Equatable {
+        package let path: String
+        /// Seconds since the file last changed.
+        package let age: Double
+        package let size: Int64
+    }
+
     /// Blob files present.
     package var files = 0
     /// Blob files re-hashed.
@@ -12,14 +20,22 @@ package struct StoreCheckReport: Sendable {
     package var corrupt: [Digest] = []
     /// Blob files stored in plain text while encryption is on (`wharf keys encrypt-existing` encrypts them).
     package var unencrypted = 0
-    /// Files under `blobs/` that no metadata row names (left by a crash between rename and commit, or junk).
-    package var orphanFiles: [String] = []
+    /// Blob files that no metadata row names: left by a crash between a commit's rename and its metadata write. Garbage
+    /// collection reclaims them once older than its grace period; `--repair` too.
+    package var orphanFiles: [Leftover] = []
+    /// Files under `blobs/` that are not named by a digest: nothing of ours writes them.
+    package var unexpectedFiles: [String] = []
     /// Metadata rows whose blob file is missing.
     package var danglingRows: [Digest] = []
-    /// What `--repair` did: corrupt files moved to `quarantine/`, rows of missing blobs removed.
+    /// Files under `uploads/`: sessions in progress, and what a crash left (the upload TTL purges both in time).
+    package var uploadFiles: [Leftover] = []
+    /// The upload files that belong to no session.
+    package var abandonedUploads: Set<String> = []
+    /// What `--repair` did: corrupt files moved to `quarantine/`, rows of missing blobs removed, orphans deleted.
     package var repaired: [String] = []
 
-    package var isClean: Bool { corrupt.isEmpty && orphanFiles.isEmpty && danglingRows.isEmpty }
+    /// Damage only: orphan files and upload leftovers are garbage, not problems.
+    package var isClean: Bool { corrupt.isEmpty && unexpectedFiles.isEmpty && danglingRows.isEmpty }
 }
 
 /// Walks the blob files and the metadata and checks that each agrees with the other.
@@ -28,15 +44,18 @@ package struct StoreChecker: Sendable {
 
     package init(registry: Registry) { self.registry = registry }
 
-    /// Re-hashes every blob, or a random `sample` of them; with `repair`, quarantines corrupt blobs and removes
-    /// rows that name missing files. Orphan files are only reported: a push may be between its rename and its
-    /// metadata commit. `progress` is called every 100 blobs with (done, total).
-    package func check(sample: Int? = nil, repair: Bool, progress: @Sendable (Int, Int) -> Void = { _, _ in })
-        async throws -> StoreCheckReport
-    {
+    /// Re-hashes every blob, or a random `sample` of them; with `repair`, quarantines corrupt blobs, removes rows that
+    /// name missing files, and deletes orphan files older than `grace` (a younger one may be a push between its rename
+    /// and its metadata commit). `progress` is called every 100 blobs with (done, total).
+    package func check(
+        sample: Int? = nil, repair: Bool, grace: Duration = .seconds(3600),
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) async throws -> StoreCheckReport {
         var report = StoreCheckReport()
-        let (files, junk) = try await blobFiles()
-        report.files = files.count + junk.count
+        let now = Date().timeIntervalSince1970
+        let (files, unexpected) = try await registry.blobs.listBlobFiles()
+        report.files = files.count + unexpected.count
+        report.unexpectedFiles = unexpected.sorted()
         var rows = [String: Int64]()
         try await registry.metadata.forEachBlob { digest, size in rows[digest] = size }
         let digests = files.keys.sorted()
@@ -50,19 +69,21 @@ package struct StoreChecker: Sendable {
                 registry.logger.error("blob does not read back", metadata: ["digest": "\(digest)", "error": "\(error)"])
                 report.corrupt.append(digest)
             }
-            if registry.blobs.encryption != nil, FileSystem.size(files[digest]!) == size { report.unencrypted += 1 }
+            if registry.blobs.encryption != nil, files[digest]!.size == size { report.unencrypted += 1 }
             report.hashed += 1
             if index % 100 == 99 { progress(index + 1, toHash.count) }
         }
-        report.orphanFiles = (digests.filter { rows[$0.description] == nil }.map { files[$0]! } + junk).sorted()
+        let orphans = digests.filter { rows[$0.description] == nil }
+        report.orphanFiles = orphans.map { Self.leftover(files[$0]!, now: now) }
         report.danglingRows = rows.keys.compactMap { try? Digest($0) }.filter { files[$0] == nil }.sorted()
+        try await checkUploads(&report, now: now)
         guard repair else { return report }
 
         let quarantine = registry.blobs.root + "/quarantine"
         try FileSystem.makeDirectory(quarantine)
         for digest in report.corrupt {
             let target = "\(quarantine)/\(digest.algorithm.rawValue)-\(digest.hex)"
-            try FileSystem.durableRename(files[digest]!, target)
+            try FileSystem.durableRename(files[digest]!.path, target)
             try await registry.metadata.deleteBlobRows(digest)
             report.repaired.append("quarantined \(digest) as \(target)")
         }
@@ -70,28 +91,41 @@ package struct StoreChecker: Sendable {
             try await registry.metadata.deleteBlobRows(digest)
             report.repaired.append("removed the rows of missing blob \(digest)")
         }
+        let cutoff = Registry.cutoff(grace)
+        for digest in orphans where files[digest]!.modified < cutoff {
+            if try await reclaimOrphan(digest, path: files[digest]!.path) {
+                report.repaired.append("deleted orphan file \(files[digest]!.path)")
+            }
+        }
         return report
     }
 
-    /// Files under `blobs/`: those named by a digest, and the rest.
-    private func blobFiles() async throws -> (files: [Digest: String], junk: [String]) {
-        let root = registry.blobs.root + "/blobs"
-        return try await blockingIO {
-            var files = [Digest: String]()
-            var junk = [String]()
-            for algorithm in FileSystem.list(root) {
-                for prefix in FileSystem.list("\(root)/\(algorithm)") {
-                    for name in FileSystem.list("\(root)/\(algorithm)/\(prefix)") {
-                        let path = "\(root)/\(algorithm)/\(prefix)/\(name)"
-                        if name.hasPrefix(prefix), let digest = try? Digest("\(algorithm):\(name)") {
-                            files[digest] = path
-                        } else {
-                            junk.append(path)
-                        }
-                    }
-                }
-            }
-            return (files, junk)
+    /// Deletes an orphan blob file unless a row names it by now. fsck is another process than the server, whose commit
+    /// gate it cannot take: the file is moved aside first, and put back if a push committed the blob meanwhile.
+    private func reclaimOrphan(_ digest: Digest, path: String) async throws -> Bool {
+        let aside = registry.blobs.uploadPath("orphan-\(digest.hex)")
+        guard (try? FileSystem.durableRename(path, aside)) != nil else { return false }
+        if try await registry.metadata.knownBlobs(among: [digest]).isEmpty {
+            FileSystem.remove(aside)
+            return true
         }
+        try FileSystem.durableRename(aside, path)
+        return false
+    }
+
+    private func checkUploads(_ report: inout StoreCheckReport, now: Double) async throws {
+        let directory = registry.blobs.root + "/uploads"
+        let sessions = try await registry.metadata.allUploadIDs()
+        for name in FileSystem.list(directory).sorted() {
+            let path = "\(directory)/\(name)"
+            guard let modified = FileSystem.modificationTime(path) else { continue }
+            let file = StoreCheckReport.Leftover(path: path, age: now - modified, size: FileSystem.size(path) ?? 0)
+            report.uploadFiles.append(file)
+            if !sessions.contains(String(name.prefix { $0 != "." })) { report.abandonedUploads.insert(path) }
+        }
+    }
+
+    private static func leftover(_ file: FileBlobStore.StoredFile, now: Double) -> StoreCheckReport.Leftover {
+        StoreCheckReport.Leftover(path: file.path, age: now - file.modified, size: file.size)
     }
 }

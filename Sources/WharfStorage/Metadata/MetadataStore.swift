@@ -53,6 +53,18 @@ package final class MetadataStore: Sendable {
             arguments: [repository, digest.description, Self.now])
     }
 
+    /// The repositories that may read `digest`, by name, at most `limit` of them.
+    package func repositories(linking digest: Digest, limit: Int) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+                    WHERE rb.digest = ? ORDER BY r.name LIMIT ?
+                    """, arguments: [digest.description, limit])
+        }
+    }
+
     /// The size of `digest` when the repository may read it.
     package func linkedBlobSize(_ repository: RepositoryName, _ digest: Digest) async throws -> Int64? {
         try await pool.read { db in
@@ -141,11 +153,8 @@ package final class MetadataStore: Sendable {
                 let known = try Bool.fetchOne(
                     db, sql: "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
                     arguments: [id, child.description])
-                guard known == true else {
-                    throw RegistryError(
-                        .manifestUnknown, status: 400, "index references a manifest unknown to the repository",
-                        detail: child.description)
-                }
+                // The spec: a missing child "MUST result in one or more MANIFEST_BLOB_UNKNOWN errors".
+                guard known == true else { throw RegistryError.manifestBlobUnknown(child.description) }
             }
             try self.link(db, repository: id, digest: digest, size: size)
             try db.execute(
@@ -326,6 +335,26 @@ package final class MetadataStore: Sendable {
                 arguments: [last, limit]
             ).map { (digest: $0[0] as String, size: $0[1] as Int64) }
         }
+    }
+
+    /// Which of `digests` have a blob row.
+    package func knownBlobs(among digests: [Digest]) async throws -> Set<Digest> {
+        var known = Set<Digest>()
+        for start in stride(from: 0, to: digests.count, by: 500) {
+            let batch = digests[start..<min(start + 500, digests.count)].map(\.description)
+            let found = try await pool.read { db in
+                try String.fetchAll(
+                    db, sql: "SELECT digest FROM blobs WHERE digest IN (\(databaseQuestionMarks(count: batch.count)))",
+                    arguments: StatementArguments(batch))
+            }
+            known.formUnion(found.compactMap { try? Digest($0) })
+        }
+        return known
+    }
+
+    /// Every upload session's id, encrypted or not.
+    package func allUploadIDs() async throws -> Set<String> {
+        try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM uploads")) }
     }
 
     package func deleteUpload(id: String) async throws {

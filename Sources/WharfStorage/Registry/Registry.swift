@@ -115,6 +115,16 @@ package final class Registry: Sendable {
         }
     }
 
+    /// Lets `repository` read a blob that some repository `readable` by the caller already holds (the automatic
+    /// cross-repository mount: `mount` without `from`); false when there is none.
+    package func mountBlob(
+        _ repository: RepositoryName, _ digest: Digest, fromAnyOf readable: @Sendable (String) -> Bool
+    ) async throws -> Bool {
+        let holders = try await metadata.repositories(linking: digest, limit: 1000)
+        guard let source = holders.first(where: readable).flatMap({ try? RepositoryName($0) }) else { return false }
+        return try await mountBlob(repository, digest, from: source)
+    }
+
     package func blobStatistics() async throws -> (count: Int64, bytes: Int64) {
         try await metadata.blobStatistics()
     }
