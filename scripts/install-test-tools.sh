@@ -17,6 +17,8 @@ fi
 
 python3 -c 'import oras, pytest, jwt, cryptography' 2>/dev/null \
   || python3 -m pip install -q --disable-pip-version-check oras pytest 'pyjwt[crypto]'
+python3 -c 'import schemathesis; assert schemathesis.__version__ == "4.32.5"' 2>/dev/null \
+  || python3 -m pip install -q --disable-pip-version-check 'schemathesis==4.32.5'
 
 mkdir -p .tools/bin
 fetch_helm() { # NAME PACKAGE VERSION

@@ -10,6 +10,7 @@ import WharfCore
 /// for and the policy allows, nothing more.
 struct TokenEndpoint: Sendable {
     static let path = ServerEndpoint.token.rawValue
+    static let maxFormBytes = 64 << 10
     let gate: Gatekeeper
     let tokens: TokenService
 
@@ -21,7 +22,12 @@ struct TokenEndpoint: Sendable {
             form = Dictionary(grouping: request.uri.queryParameters.map { (String($0.key), String($0.value)) }) { $0.0 }
                 .mapValues { $0.map(\.1) }
         case .post:
-            let body = try await request.body.collect(upTo: 64 << 10)
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: Self.maxFormBytes)
+            } catch is NIOTooManyBytesError {
+                throw RegistryError(.sizeInvalid, status: 413, "the token form exceeds \(Self.maxFormBytes) bytes")
+            }
             form = Self.parseForm(String(buffer: body))
         default:
             throw RegistryError.unsupported("use GET or POST")
@@ -36,6 +42,9 @@ struct TokenEndpoint: Sendable {
         let identity: Identity
         let auth: String
         switch form["grant_type"]?.first {
+        case "password" where request.method == .get, "refresh_token" where request.method == .get:
+            // A password or refresh token in a URL ends up in proxy and shell logs: the OAuth2 form is POST only.
+            throw RegistryError.unsupported("grant_type needs the POST form, not query parameters", status: 400)
         case "password":
             identity = try await gate.login(
                 name: form["username"]?.first ?? "", secret: form["password"]?.first ?? "", client: client,

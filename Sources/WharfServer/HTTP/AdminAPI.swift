@@ -21,18 +21,20 @@ struct AdminAPI: Sendable {
     func respond(to request: Request, endpoint: ServerEndpoint, parameter: String?) async throws -> Response? {
         switch endpoint {
         case .gc:
-            let report = try await registry.collectGarbage(grace: gcGrace, dryRun: flag(request, "dryRun", default: false))
+            let report = try await registry.collectGarbage(
+                grace: gcGrace, dryRun: try flag(request, "dryRun", default: false))
             metrics.recordGarbageCollection(report)
             return try Self.json(report)
         case .keys:
             return try Self.json(try await registry.keyStatus())
         case .keysRotate:
-            return try Self.json(try await registry.rotateKeys(newKey: flag(request, "newKey", default: true)))
+            return try Self.json(try await registry.rotateKeys(newKey: try flag(request, "newKey", default: true)))
         case .keysEncryptExisting:
             return try Self.json(try await registry.encryptExisting())
         case .key:
             let id = parameter ?? ""
-            guard !id.isEmpty, id.allSatisfy(\.isHexDigit) else {
+            // Key ids are lower-case hex, as minted.
+            guard !id.isEmpty, id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
                 throw RegistryError(.unsupported, status: 404, "no such key", detail: String(id.prefix(64)))
             }
             try await registry.retireKey(id)
@@ -42,9 +44,16 @@ struct AdminAPI: Sendable {
         }
     }
 
-    private func flag(_ request: Request, _ name: String, default value: Bool) -> Bool {
+    /// `true`/`1` or `false`/`0`; anything else is refused rather than read as false.
+    private func flag(_ request: Request, _ name: String, default value: Bool) throws(RegistryError) -> Bool {
         guard let text = request.uri.queryParameters[name[...]] else { return value }
-        return ["true", "1"].contains(String(text))
+        switch text {
+        case "true", "1": return true
+        case "false", "0": return false
+        default:
+            throw RegistryError(
+                .unsupported, status: 400, "query parameter \(name) must be true or false", detail: String(text.prefix(50)))
+        }
     }
 
     private static func json(_ value: some Encodable) throws -> Response {

@@ -27,7 +27,10 @@ struct AuditAPI: Sendable {
         let body = ByteBuffer(bytes: page.json)
         var headers = DistributionAPI.jsonHeaders(length: body.readableBytes)
         if let next = page.next {
-            var query = request.uri.queryParameters.filter { $0.key != "cursor" }.map { "\($0.key)=\($0.value)" }
+            func encode(_ text: Substring) -> String {
+                text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~:"))) ?? ""
+            }
+            var query = request.uri.queryParameters.filter { $0.key != "cursor" }.map { "\(encode($0.key))=\(encode($0.value))" }
             query.append("cursor=\(next)")
             headers[.link] = "</api/v1/audit?\(query.joined(separator: "&"))>; rel=\"next\""
         }

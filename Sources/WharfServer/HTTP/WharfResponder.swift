@@ -134,7 +134,11 @@ struct WharfResponder: HTTPResponder {
         case .health:
             return Self.text("ok\n")
         case .readiness:
-            _ = try await api.registry.blobStatistics()  // the metadata store answers
+            do {
+                _ = try await api.registry.blobStatistics()  // the metadata store answers
+            } catch {
+                throw RegistryError(.internalError, status: 503, "not ready: the metadata store does not answer")
+            }
             return Self.text("ready\n")
         case .metrics:
             return Self.text(try await api.metrics.render(api.registry), contentType: "text/plain; version=0.0.4")

@@ -105,6 +105,9 @@ extension Registry {
     package func retireKey(_ id: String) async throws {
         let encryption = try encryption
         try await exclusiveKeyWork {
+            guard try encryption.keyIDs.contains(id) || self.metadata.masterKeyIDs().contains(id) else {
+                throw RegistryError(.unsupported, status: 404, "no such key", detail: String(id.prefix(64)))
+            }
             guard id != encryption.active.id else {
                 throw RegistryError(.denied, status: 409, "key \(id) is the active key; rotate to another key first")
             }
