@@ -92,7 +92,9 @@ struct AuditQueryTests {
             let events = (1...5000).map { event($0, action: Self.actions[$0 % Self.actions.count]) }
             try await writeRecords(directory, events, batch: 700)
             // Turn the index back into the first schema: per-record indexes, no blocks.
-            let old = try DatabaseQueue(path: directory + "/index.db")
+            var busy = Configuration()
+            busy.busyMode = .timeout(10)  // the log's last connection may still be closing
+            let old = try DatabaseQueue(path: directory + "/index.db", configuration: busy)
             try await old.write { db in
                 try db.execute(
                     sql: """
