@@ -7,6 +7,7 @@ import ServiceLifecycle
 import UnixSignals
 import WharfAudit
 import WharfAuth
+import WharfReplication
 import WharfStorage
 
 /// Builds the registry behind one HTTP application per listen address, sharing one store.
@@ -93,9 +94,23 @@ public enum WharfServer {
                     })
             }
         }
+        var replication: ReplicationService?
+        if !configuration.replication.rules.isEmpty {
+            let service = try await ReplicationService(
+                registry: registry, rules: configuration.replication.rules, settings: configuration.replication.settings,
+                logger: logger
+            ) { [audit] outcome in
+                metrics.recordReplication(outcome)
+                audit?.log.record(RequestAudit.replicationRecord(outcome))
+            }
+            services.append(service)
+            replication = service
+        }
+        let instance = try await registry.metadata.instanceID()
         func responder(scheme: String) throws -> WharfResponder {
             WharfResponder(
-                api: DistributionAPI(registry: registry, metrics: metrics),
+                api: DistributionAPI(registry: registry, metrics: metrics, instance: instance),
+                replication: ReplicationAPI(service: replication),
                 admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), audit: audit,
                 gate: gate, tokenEndpoint: tokenEndpoint, proxies: try TrustedProxies(configuration.audit.trustedProxies),
                 scheme: scheme, logger: logger)

@@ -33,7 +33,9 @@ import Yams
         .referrers(RepositoryName("a"), digest: someDigest),
     ]
 
-    static func path(_ endpoint: ServerEndpoint) -> String { endpoint.rawValue.replacingOccurrences(of: "{id}", with: "abc") }
+    static func path(_ endpoint: ServerEndpoint) -> String {
+        endpoint.rawValue.replacingOccurrences(of: "{id}", with: "abc").replacingOccurrences(of: "{name}", with: "a-rule")
+    }
 
     @Test func every405CarriesAllow() async throws {
         try await withRegistry({ $0.auth.enabled = true }) { client, _ in

@@ -81,6 +81,8 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case token = "token"
     case admin = "admin"
     case other = "other"
+    /// A copy or delete that replication carried out (not a request: its actor is `replication`).
+    case replicate = "replicate"
 
     case segmentSealed = "segment-sealed"
     case retention = "audit-retention"

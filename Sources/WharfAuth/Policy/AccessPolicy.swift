@@ -1,3 +1,5 @@
+import WharfCore
+
 /// Who may do what where: rules that give a role on repository patterns to users, robots and groups, plus
 /// repositories anyone may pull without logging in.
 public struct AccessPolicy: Sendable {

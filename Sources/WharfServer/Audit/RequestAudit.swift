@@ -7,6 +7,7 @@ import Synchronization
 import WharfAudit
 import WharfAuth
 import WharfCore
+import WharfReplication
 
 /// Turns requests into audit records. A write's record (anything but GET and HEAD, bar upload-session steps) is
 /// durable before its response leaves; a blob download's record is made once its body has been sent, so that it holds the bytes
@@ -140,6 +141,21 @@ final class RequestAudit: Sendable {
             finish()
         }
         return response
+    }
+
+    /// The record of one replication task's end: the rule, the remote and the direction in `detail`, never the
+    /// remote's credentials.
+    static func replicationRecord(_ outcome: ReplicationOutcome) -> AuditEvent {
+        let isDigest = outcome.reference.contains(":")
+        return AuditEvent(
+            timeMillis: AuditTime.nowMillis(), id: "-", actor: "replication", actorKind: "system", auth: "internal",
+            client: outcome.remote, userAgent: "wharf-replication", method: outcome.kind, path: "-",
+            action: AuditAction.replicate.rawValue, repository: outcome.repository, tag: isDigest ? nil : outcome.reference,
+            digest: isDigest ? outcome.reference : nil, status: outcome.error == nil ? 200 : 500, error: outcome.error,
+            bytesIn: outcome.direction == .pull ? outcome.bytes : 0, bytesOut: outcome.direction == .push ? outcome.bytes : 0,
+            durationMicros: outcome.duration.components.seconds * 1_000_000
+                + outcome.duration.components.attoseconds / 1_000_000_000_000,
+            detail: "rule=\(outcome.rule) remote=\(outcome.remote) direction=\(outcome.direction.rawValue)")
     }
 
     static let unavailable = RegistryError(

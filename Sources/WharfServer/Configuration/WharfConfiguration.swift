@@ -33,6 +33,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var audit = AuditOptions()
     /// Access control (off by default).
     public var auth = AuthOptions()
+    /// Replication rules (none by default).
+    public var replication = ReplicationOptions()
     /// `HOST:PORT` addresses to listen on with TLS, given a certificate and its key (PEM files).
     public var tlsListen: [String] = []
     public var tlsCertificate: String?
@@ -52,6 +54,7 @@ public struct WharfConfiguration: Sendable, Equatable {
     ///     audit: { enabled: true, ... }        (see AuditOptions)
     ///     auth: { enabled: true, ... }         (see AuthOptions)
     ///     tls: { listen: ["0.0.0.0:5443"], certificate: server.pem, key: server-key.pem }
+    ///     replication: { rules: [...] }        (see ReplicationOptions)
     struct File: Decodable {
         struct Log: Decodable {
             var level: String?
@@ -81,6 +84,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         var listen: [String]?
         var tls: TLS?
         var auth: AuthOptions.File?
+        var replication: ReplicationOptions.File?
         var dataDir: String?
         var encryption: Encryption?
         var audit: AuditOptions.File?
@@ -121,6 +125,9 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let directory = file.encryption?.keyDir { encryptionKeyDirectory = directory }
         if let audit = file.audit { try self.audit.apply(audit) }
         if let auth = file.auth { try self.auth.apply(auth) }
+        if let replication = file.replication {
+            try self.replication.apply(replication, environment: ProcessInfo.processInfo.environment)
+        }
         if let listen = file.tls?.listen { tlsListen = listen }
         if let path = file.tls?.certificate { tlsCertificate = path }
         if let path = file.tls?.key { tlsKey = path }

@@ -56,7 +56,7 @@ struct AdminAPI: Sendable {
         }
     }
 
-    private static func json(_ value: some Encodable) throws -> Response {
+    static func json(_ value: some Encodable) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let body = try encoder.encode(value)

@@ -9,6 +9,10 @@ extension HTTPField.Name {
     static let ociFiltersApplied = Self("OCI-Filters-Applied")!
     static let requestID = Self("X-Request-Id")!
     static let xForwardedFor = Self("X-Forwarded-For")!
+    /// This store's identity, which replication from here names as the origin of its copies.
+    static let wharfInstance = Self("Wharf-Instance")!
+    /// On a write made by replication: the instance it came from (rules towards it do not fire).
+    static let replicationOrigin = Self("Wharf-Replication-Origin")!
 }
 
 extension HTTPFields {

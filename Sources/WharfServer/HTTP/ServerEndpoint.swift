@@ -9,6 +9,11 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
     case keysEncryptExisting = "/api/v1/keys/encrypt-existing"
     case key = "/api/v1/keys/{id}"
     case audit = "/api/v1/audit"
+    case replicationStatus = "/api/v1/replication/status"
+    case replicationTasks = "/api/v1/replication/tasks"
+    case replicationRules = "/api/v1/replication/rules"
+    case replicationRule = "/api/v1/replication/rules/{name}"
+    case replicationRun = "/api/v1/replication/rules/{name}/run"
     case token = "/auth/token"
     case health = "/healthz"
     case readiness = "/readyz"
@@ -16,21 +21,29 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
 
     var methods: [HTTPRequest.Method] {
         switch self {
-        case .gc, .keysRotate, .keysEncryptExisting: [.post]
-        case .keys, .metrics: [.get]
+        case .gc, .keysRotate, .keysEncryptExisting, .replicationRun: [.post]
+        case .keys, .metrics, .replicationStatus, .replicationTasks, .replicationRules, .replicationRule: [.get]
         case .key: [.delete]
         case .audit, .health, .readiness: [.get, .head]
         case .token: [.get, .post]
         }
     }
 
-    /// The path template's one variable segment, when it has one (`/api/v1/keys/{id}` → the id).
+    /// The endpoint a path names, and the value of its template's variable segment when it has one
+    /// (`/api/v1/keys/{id}` → the id).
     static func match(_ path: String) -> (endpoint: ServerEndpoint, parameter: String?)? {
-        if let endpoint = ServerEndpoint(rawValue: path), endpoint != .key { return (endpoint, nil) }
-        let keyPrefix = "/api/v1/keys/"
-        if path.hasPrefix(keyPrefix), path.utf8.count > keyPrefix.utf8.count {
-            let id = String(path.dropFirst(keyPrefix.count))
-            if !id.contains("/") { return (.key, id) }
+        if let endpoint = ServerEndpoint(rawValue: path), !endpoint.rawValue.contains("{") { return (endpoint, nil) }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        for endpoint in allCases where endpoint.rawValue.contains("{") {
+            let template = endpoint.rawValue.split(separator: "/", omittingEmptySubsequences: false)
+            guard template.count == segments.count else { continue }
+            var parameter: String?
+            let fits = zip(template, segments).allSatisfy { pattern, segment in
+                guard pattern.hasPrefix("{") else { return pattern == segment }
+                parameter = String(segment)
+                return !segment.isEmpty
+            }
+            if fits { return (endpoint, parameter) }
         }
         return nil
     }

@@ -7,6 +7,7 @@ import NIOHTTP1
 import WharfAudit
 import WharfAuth
 import WharfCore
+import WharfReplication
 import WharfStorage
 
 /// The server's responder: the distribution API under `/v2/`, the management API under `/api/v1/`, the token
@@ -16,6 +17,7 @@ import WharfStorage
 struct WharfResponder: HTTPResponder {
     typealias Context = WharfRequestContext
     let api: DistributionAPI
+    let replication: ReplicationAPI
     let admin: AdminAPI
     /// nil when auditing is off.
     let audit: RequestAudit?
@@ -98,6 +100,7 @@ struct WharfResponder: HTTPResponder {
             response = RegistryError.internalError("\(error)").response(includeBody: request.method != .head)
         }
         response.headers[.dockerDistributionAPIVersion] = "registry/2.0"
+        response.headers[.wharfInstance] = api.instance
         api.metrics.recordRequest(
             route: route?.name ?? "other", method: request.method.rawValue, status: response.status.code,
             duration: ContinuousClock.now - start)
@@ -128,6 +131,9 @@ struct WharfResponder: HTTPResponder {
             throw RegistryError(.unsupported, status: 404, "no such endpoint", detail: String(request.uri.path.prefix(200)))
         }
         if let response = try await admin.respond(to: request, endpoint: endpoint, parameter: parameter) { return response }
+        if let response = try await replication.respond(to: request, endpoint: endpoint, parameter: parameter) {
+            return response
+        }
         switch endpoint {
         case .audit:
             return try await AuditAPI(log: audit!.log).respond(to: request)
@@ -141,6 +147,7 @@ struct WharfResponder: HTTPResponder {
             }
             return Self.text("ready\n")
         case .metrics:
+            if let statuses = try? await replication.service?.status() { api.metrics.renderReplication(statuses) }
             return Self.text(try await api.metrics.render(api.registry), contentType: "text/plain; version=0.0.4")
         default:
             throw RegistryError(.unsupported, status: 404, "no such endpoint", detail: String(request.uri.path.prefix(200)))

@@ -1,4 +1,5 @@
 import Prometheus
+import WharfReplication
 import WharfStorage
 
 /// The Prometheus metrics the server exposes at `/metrics`, kept in a registry of its own (no global state,
@@ -53,6 +54,37 @@ final class RegistryMetrics: Sendable {
         gcBlobsDeleted.increment(by: Int64(report.blobs))
         gcBytesFreed.increment(by: report.bytes + report.orphanBytes)
         gcOrphansDeleted.increment(by: Int64(report.orphanFiles))
+    }
+
+    func recordReplication(_ outcome: ReplicationOutcome) {
+        prometheus.makeCounter(
+            name: "wharf_replication_tasks_total",
+            labels: [("rule", outcome.rule), ("kind", outcome.kind), ("result", outcome.error == nil ? "done" : "failed")],
+            help: "Replication tasks ended, by rule, kind and result (a failed attempt that is retried counts too)."
+        ).increment()
+        prometheus.makeCounter(
+            name: "wharf_replication_bytes_total", labels: [("rule", outcome.rule)], help: "Blob bytes replication copied."
+        ).increment(by: outcome.bytes)
+    }
+
+    /// Per rule: the queue, and the lag of the last hour.
+    func renderReplication(_ statuses: [RuleStatus]) {
+        for status in statuses {
+            let labels = [("rule", status.rule)]
+            for (state, count) in [("queued", status.queued), ("running", status.running), ("failed", status.failed)] {
+                prometheus.makeGauge(
+                    name: "wharf_replication_queue", labels: labels + [("state", state)],
+                    help: "Replication tasks by rule and state."
+                ).set(Double(count))
+            }
+            prometheus.makeGauge(
+                name: "wharf_replication_lag_p99_seconds", labels: labels,
+                help: "Lag (source commit to the copy's end) of the last hour's copies, 99th percentile."
+            ).set(status.lagP99 ?? 0)
+            prometheus.makeGauge(
+                name: "wharf_replication_workers", labels: labels, help: "Replication workers."
+            ).set(Double(status.workers))
+        }
     }
 
     /// The exposition text, with the store gauges refreshed first.

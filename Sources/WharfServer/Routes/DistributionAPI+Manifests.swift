@@ -24,7 +24,8 @@ extension DistributionAPI {
         for tag in request.uri.queryParameters[values: "tag"] { extraTags.append(try Tag(tag)) }
         let bytes = try await collectManifest(request)
         let (digest, manifest) = try await registry.putManifest(
-            name, reference: reference, extraTags: extraTags, contentType: request.headers[.contentType], bytes: bytes)
+            name, reference: reference, extraTags: extraTags, contentType: request.headers[.contentType], bytes: bytes,
+            origin: request.headers[.replicationOrigin])
         var headers: HTTPFields = [
             .location: "/v2/\(name)/manifests/\(digest)", .dockerContentDigest: digest.description, .contentLength: "0",
         ]
@@ -32,8 +33,8 @@ extension DistributionAPI {
         return Response(status: .created, headers: headers)
     }
 
-    func deleteManifest(_ name: RepositoryName, _ reference: Reference) async throws -> Response {
-        let digest = try await registry.deleteManifest(name, reference)
+    func deleteManifest(_ name: RepositoryName, _ reference: Reference, origin: String?) async throws -> Response {
+        let digest = try await registry.deleteManifest(name, reference, origin: origin)
         // The digest a deleted tag pointed to goes into the audit record (and tells the client).
         return Response(status: .accepted, headers: [.contentLength: "0", .dockerContentDigest: digest])
     }

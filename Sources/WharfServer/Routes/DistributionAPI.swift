@@ -9,6 +9,8 @@ import WharfStorage
 struct DistributionAPI: Sendable {
     let registry: Registry
     let metrics: RegistryMetrics
+    /// This store's `Wharf-Instance`.
+    let instance: String
 
     /// `caller` has passed the gate for this route; it also limits what the catalog lists and what may be mounted.
     func respond(to request: Request, route: V2Route, caller: Caller) async throws -> Response {
@@ -27,7 +29,7 @@ struct DistributionAPI: Sendable {
         case (.manifest(let name, let reference), .put):
             return try await putManifest(request, name, try Self.pushReference(reference))
         case (.manifest(let name, let reference), .delete):
-            return try await deleteManifest(name, try Reference(reference))
+            return try await deleteManifest(name, try Reference(reference), origin: request.headers[.replicationOrigin])
         case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
             return try await getBlob(request, name, try Digest(digest), includeBody: method == .get)
         case (.blob(let name, let digest), .delete):

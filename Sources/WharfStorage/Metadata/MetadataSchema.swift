@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The metadata schema, as migrations so that later versions can extend it in place.
@@ -82,6 +83,37 @@ enum MetadataSchema {
                         added_at REAL NOT NULL
                     ) WITHOUT ROWID;
                     """)
+        }
+        migrator.registerMigration("v4: replication") { db in
+            // The outbox: a change and the tasks it queues commit together, so no event is lost to a crash.
+            try db.execute(
+                sql: """
+                    CREATE TABLE replication_tasks (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        rule TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        repository TEXT NOT NULL,
+                        reference TEXT NOT NULL,
+                        digest TEXT,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        not_before REAL NOT NULL,
+                        lease_until REAL,
+                        error TEXT,
+                        bytes INTEGER NOT NULL DEFAULT 0,
+                        resume TEXT,
+                        source_time REAL NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE INDEX replication_tasks_queue ON replication_tasks(state, not_before);
+                    CREATE INDEX replication_tasks_rule ON replication_tasks(rule, state, id);
+                    -- One row: this store's identity, which a replicated copy names as its origin.
+                    CREATE TABLE instance (
+                        id TEXT NOT NULL
+                    );
+                    """)
+            try db.execute(sql: "INSERT INTO instance(id) VALUES (?)", arguments: [UUID().uuidString.lowercased()])
         }
         return migrator
     }

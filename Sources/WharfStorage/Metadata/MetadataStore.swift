@@ -14,7 +14,7 @@ package struct ManifestRecord: Sendable, Equatable {
 /// WAL mode with `synchronous = FULL`: a transaction that returned is on disk, so whatever the registry
 /// acknowledged survives a crash or power loss.
 package final class MetadataStore: Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     package init(path: String) throws {
         var configuration = Configuration()
@@ -26,7 +26,7 @@ package final class MetadataStore: Sendable {
         try MetadataSchema.migrator.migrate(pool)
     }
 
-    private static var now: Double { Date().timeIntervalSince1970 }
+    static var now: Double { Date().timeIntervalSince1970 }
 
     // MARK: Repositories and blobs
 
@@ -139,10 +139,12 @@ package final class MetadataStore: Sendable {
     /// Stores a manifest, its blob links, references, referrer entry and tags in one transaction, after checking
     /// that everything it references is readable in the repository.
     package func putManifest(
-        _ repository: RepositoryName, digest: Digest, size: Int64, manifest: Manifest, tags: [Tag]
+        _ repository: RepositoryName, digest: Digest, size: Int64, manifest: Manifest, tags: [Tag],
+        outbox: OutboxContext? = nil
     ) async throws {
         try await pool.write { db in
             let id = try self.ensureRepository(db, repository)
+            var moved: [(tag: String, previous: String?)] = []
             for blob in manifest.blobDigests {
                 let known = try Bool.fetchOne(
                     db, sql: "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
@@ -175,12 +177,23 @@ package final class MetadataStore: Sendable {
                     arguments: [id, digest.description, referenced.description])
             }
             for tag in tags {
+                if outbox != nil {
+                    let previous = try String.fetchOne(
+                        db, sql: "SELECT digest FROM tags WHERE repository_id = ? AND name = ?", arguments: [id, tag.value])
+                    moved.append((tag.value, previous))
+                }
                 try db.execute(
                     sql: """
                         INSERT INTO tags(repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
                         ON CONFLICT(repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
                         """,
                     arguments: [id, tag.value, digest.description, Self.now])
+            }
+            if let outbox {
+                let change = RegistryChange(
+                    repository: repository,
+                    kind: .manifestPushed(digest: digest, tags: moved, subject: manifest.subjectDigest), origin: outbox.origin)
+                try self.queue(outbox.plan(change), db, sourceTime: Self.now)
             }
         }
     }
@@ -216,21 +229,34 @@ package final class MetadataStore: Sendable {
     }
 
     /// Deletes a manifest and every tag pointing at it. False when the repository has no such manifest.
-    package func deleteManifest(_ repository: RepositoryName, _ digest: Digest) async throws -> Bool {
+    package func deleteManifest(_ repository: RepositoryName, _ digest: Digest, outbox: OutboxContext? = nil)
+        async throws -> Bool
+    {
         try await pool.write { db in
             guard let id = try self.repositoryID(db, repository) else { return false }
             try db.execute(
                 sql: "DELETE FROM manifests WHERE repository_id = ? AND digest = ?", arguments: [id, digest.description])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            if let outbox {
+                let change = RegistryChange(repository: repository, kind: .manifestDeleted(digest: digest), origin: outbox.origin)
+                try self.queue(outbox.plan(change), db, sourceTime: Self.now)
+            }
+            return true
         }
     }
 
     /// The digest the tag pointed to; nil when there was no such tag.
-    package func deleteTag(_ repository: RepositoryName, _ tag: Tag) async throws -> String? {
+    package func deleteTag(_ repository: RepositoryName, _ tag: Tag, outbox: OutboxContext? = nil) async throws -> String? {
         try await pool.write { db in
             guard let id = try self.repositoryID(db, repository) else { return nil }
-            return try String.fetchOne(
+            let digest = try String.fetchOne(
                 db, sql: "DELETE FROM tags WHERE repository_id = ? AND name = ? RETURNING digest", arguments: [id, tag.value])
+            if let outbox, let digest {
+                let change = RegistryChange(
+                    repository: repository, kind: .tagDeleted(tag: tag.value, digest: digest), origin: outbox.origin)
+                try self.queue(outbox.plan(change), db, sourceTime: Self.now)
+            }
+            return digest
         }
     }
 

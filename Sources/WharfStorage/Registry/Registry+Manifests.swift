@@ -11,9 +11,10 @@ package struct StoredManifest: Sendable {
 extension Registry {
     /// Validates and stores a manifest pushed to `reference`, tagging it with the reference (when a tag) and
     /// `extraTags`. Returns its digest.
+    /// `origin`: the instance a replicated copy came from; replication rules towards it do not fire.
     package func putManifest(
         _ repository: RepositoryName, reference: Reference, extraTags: [Tag] = [], contentType: String?,
-        bytes: [UInt8]
+        bytes: [UInt8], origin: String? = nil
     ) async throws -> (digest: Digest, manifest: Manifest) {
         guard bytes.count <= configuration.maxManifestBytes else {
             throw RegistryError.sizeInvalid(
@@ -37,7 +38,8 @@ extension Registry {
                 try await self.blobs.write(bytes, as: digest)
             }
             try await self.metadata.putManifest(
-                repository, digest: digest, size: Int64(bytes.count), manifest: manifest, tags: tags)
+                repository, digest: digest, size: Int64(bytes.count), manifest: manifest, tags: tags,
+                outbox: self.outbox(origin: origin))
         }
         manifestCache.insert(bytes, for: digest)
         return (digest, manifest)
@@ -67,11 +69,15 @@ extension Registry {
     /// By digest: deletes the manifest and its tags. By tag: deletes only the tag.
     /// Deletes a manifest (by digest) or a tag; returns the digest deleted or the one the tag pointed to.
     @discardableResult
-    package func deleteManifest(_ repository: RepositoryName, _ reference: Reference) async throws -> String {
+    package func deleteManifest(_ repository: RepositoryName, _ reference: Reference, origin: String? = nil)
+        async throws -> String
+    {
+        let outbox = outbox(origin: origin)
         let deleted: String? =
             switch reference {
-            case .digest(let digest): try await metadata.deleteManifest(repository, digest) ? digest.description : nil
-            case .tag(let tag): try await metadata.deleteTag(repository, tag)
+            case .digest(let digest):
+                try await metadata.deleteManifest(repository, digest, outbox: outbox) ? digest.description : nil
+            case .tag(let tag): try await metadata.deleteTag(repository, tag, outbox: outbox)
             }
         guard let deleted else { throw RegistryError.manifestUnknown(reference.description) }
         return deleted

@@ -43,13 +43,15 @@ package struct EncryptionSettings: Sendable {
 package final class Registry: Sendable {
     package let configuration: StorageConfiguration
     package let blobs: FileBlobStore
-    let metadata: MetadataStore
+    package let metadata: MetadataStore
     let uploads = UploadSessions()
     let manifestCache: ManifestCache
     let gate = CommitGate()
     /// Set while a key rotation or an in-place encryption runs: they are exclusive.
     let keyWork = Mutex(false)
     let recentlyUsed = RecentlyUsedBlobs()
+    /// Which replication tasks a change queues; nil until replication is configured.
+    let outboxPlanner = Mutex<OutboxPlanner?>(nil)
     package let logger: Logger
 
     /// Opens the store. With encryption configured, its master keys must include every key the store uses, and
@@ -68,6 +70,15 @@ package final class Registry: Sendable {
         }
         blobs = try FileBlobStore(root: configuration.dataDirectory, encryption: encryption)
         manifestCache = ManifestCache(capacityBytes: 64 << 20)
+    }
+
+    /// Sets which replication tasks each change queues, in the change's own transaction.
+    package func setOutbox(_ planner: OutboxPlanner?) {
+        outboxPlanner.withLock { $0 = planner }
+    }
+
+    func outbox(origin: String?) -> OutboxContext? {
+        outboxPlanner.withLock { $0 }.map { OutboxContext(plan: $0, origin: origin) }
     }
 
     // MARK: Blobs

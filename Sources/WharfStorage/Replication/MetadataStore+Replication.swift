@@ -1,0 +1,199 @@
+import Foundation
+import GRDB
+import WharfCore
+
+/// The replication task queue in the metadata store: written by the outbox inside the transaction of each change,
+/// claimed by workers under a lease (a worker that dies lets its lease run out, and the task is claimed again).
+extension MetadataStore {
+    /// Queues `tasks` in the current transaction. A task already queued for the same rule and reference is not
+    /// queued twice: a copy resolves its tag when it runs, so one copy catches up with any number of pushes.
+    func queue(_ tasks: [ReplicationTask.New], _ db: Database, sourceTime: Double) throws {
+        for task in tasks {
+            try db.execute(
+                sql: """
+                    INSERT INTO replication_tasks(rule, kind, repository, reference, digest, state, not_before,
+                        source_time, created_at, updated_at)
+                    SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?
+                    WHERE NOT EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'queued' AND rule = ? AND kind = ?
+                        AND repository = ? AND reference = ?)
+                    """,
+                arguments: [
+                    task.rule, task.kind.rawValue, task.repository, task.reference, task.digest, sourceTime, sourceTime,
+                    sourceTime, sourceTime, task.rule, task.kind.rawValue, task.repository, task.reference,
+                ])
+        }
+    }
+
+    /// Queues tasks outside any change (reconcile, a manual run).
+    package func queueReplication(_ tasks: [ReplicationTask.New], sourceTime: Double? = nil) async throws {
+        guard !tasks.isEmpty else { return }
+        let now = Self.now
+        try await pool.write { db in try self.queue(tasks, db, sourceTime: sourceTime ?? now) }
+    }
+
+    /// Whether any task is due: a read, so that idle workers polling for work do not take the write lock.
+    package func hasDueReplicationTasks() async throws -> Bool {
+        let now = Self.now
+        return try await pool.read { db in
+            try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT 1 FROM replication_tasks
+                    WHERE (state = 'queued' AND not_before <= ?) OR (state = 'running' AND lease_until < ?) LIMIT 1
+                    """, arguments: [now, now]) ?? false
+        }
+    }
+
+    /// Takes up to `limit` tasks that are due, for `lease` seconds: queued ones, and running ones whose worker let
+    /// its lease run out (it died).
+    package func claimReplicationTasks(limit: Int, lease: Double) async throws -> [ReplicationTask] {
+        let now = Self.now
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    UPDATE replication_tasks SET state = 'running', lease_until = ?, updated_at = ?
+                    WHERE id IN (SELECT id FROM replication_tasks
+                        WHERE (state = 'queued' AND not_before <= ?) OR (state = 'running' AND lease_until < ?)
+                        ORDER BY id LIMIT ?)
+                    RETURNING *
+                    """, arguments: [now + lease, now, now, now, limit])
+            return try rows.map(Self.task).sorted { $0.id < $1.id }
+        }
+    }
+
+    /// Extends the lease of tasks still being worked on.
+    package func renewReplicationLeases(_ ids: [Int64], lease: Double) async throws {
+        guard !ids.isEmpty else { return }
+        let until = Self.now + lease
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE replication_tasks SET lease_until = ? WHERE state = 'running' AND id IN "
+                    + "(\(databaseQuestionMarks(count: ids.count)))",
+                arguments: StatementArguments([until] + ids))
+        }
+    }
+
+    package func finishReplicationTask(_ id: Int64, bytes: Int64) async throws {
+        let now = Self.now
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE replication_tasks SET state = 'done', lease_until = NULL, error = NULL, resume = NULL,
+                        bytes = bytes + ?, updated_at = ? WHERE id = ?
+                    """, arguments: [bytes, now, id])
+        }
+    }
+
+    /// Puts a task back for another attempt after `delay` seconds, or fails it for good (`retry: false`).
+    package func deferReplicationTask(_ id: Int64, error: String, bytes: Int64, retryAfter delay: Double?) async throws {
+        let now = Self.now
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE replication_tasks SET state = ?, attempts = attempts + 1, not_before = ?, lease_until = NULL,
+                        error = ?, bytes = bytes + ?, updated_at = ? WHERE id = ?
+                    """,
+                arguments: [delay == nil ? "failed" : "queued", now + (delay ?? 0), String(error.prefix(1000)), bytes, now, id])
+        }
+    }
+
+    /// Remembers where a blob copy stands (nil: none under way).
+    package func saveReplicationProgress(_ id: Int64, _ progress: BlobCopyProgress?) async throws {
+        let json = try progress.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE replication_tasks SET resume = ? WHERE id = ?", arguments: [json, id])
+        }
+    }
+
+    /// Tasks newest first, after `before` (an id), filtered by rule and state.
+    package func replicationTasks(rule: String?, state: ReplicationTask.State?, before: Int64?, limit: Int)
+        async throws -> [ReplicationTask]
+    {
+        try await pool.read { db in
+            var conditions = ["id < ?"]
+            var arguments: StatementArguments = [before ?? .max]
+            if let rule {
+                conditions.append("rule = ?")
+                arguments += [rule]
+            }
+            if let state {
+                conditions.append("state = ?")
+                arguments += [state.rawValue]
+            }
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM replication_tasks WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?",
+                arguments: arguments + [limit]
+            ).map(Self.task)
+        }
+    }
+
+    /// Per rule: how many tasks are in each state, the bytes copied, the newest success, and the lag (commit on the
+    /// source to the copy's end, seconds) of the tasks done since `since`.
+    package func replicationSummary(since: Double) async throws -> [String: ReplicationSummary] {
+        try await pool.read { db in
+            var summaries = [String: ReplicationSummary]()
+            for row in try Row.fetchAll(
+                db, sql: "SELECT rule, state, count(*), coalesce(sum(bytes), 0) FROM replication_tasks GROUP BY rule, state")
+            {
+                let rule: String = row[0]
+                let state = ReplicationTask.State(rawValue: row[1]) ?? .failed
+                summaries[rule, default: .init()].counts[state] = row[2]
+                summaries[rule, default: .init()].bytes += row[3] as Int64
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT rule, max(updated_at) FROM replication_tasks WHERE state = 'done' GROUP BY rule
+                    """)
+            {
+                summaries[row[0] as String, default: .init()].lastSuccess = row[1]
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT rule, updated_at - source_time FROM replication_tasks
+                    WHERE state = 'done' AND kind = 'copy' AND updated_at >= ? ORDER BY 2
+                    """, arguments: [since])
+            {
+                summaries[row[0] as String, default: .init()].lags.append(row[1])
+            }
+            return summaries
+        }
+    }
+
+    /// Forgets finished tasks older than `cutoff` (seconds since 1970).
+    package func pruneReplicationTasks(before cutoff: Double) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM replication_tasks WHERE state = 'done' AND updated_at < ?", arguments: [cutoff])
+        }
+    }
+
+    /// This store's identity (made when the store was created).
+    package func instanceID() async throws -> String {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT id FROM instance") ?? "" }
+    }
+
+    private static func task(_ row: Row) throws -> ReplicationTask {
+        let resume: String? = row["resume"]
+        return ReplicationTask(
+            id: row["id"], rule: row["rule"], kind: ReplicationTask.Kind(rawValue: row["kind"]) ?? .copy,
+            repository: row["repository"], reference: row["reference"], digest: row["digest"],
+            state: ReplicationTask.State(rawValue: row["state"]) ?? .failed, attempts: row["attempts"],
+            sourceTime: row["source_time"], createdAt: row["created_at"], updatedAt: row["updated_at"],
+            error: row["error"], bytes: row["bytes"],
+            resume: try resume.map { try JSONDecoder().decode(BlobCopyProgress.self, from: Data($0.utf8)) })
+    }
+}
+
+/// A rule's queue at a glance.
+package struct ReplicationSummary: Sendable {
+    package var counts: [ReplicationTask.State: Int] = [:]
+    package var bytes: Int64 = 0
+    package var lastSuccess: Double?
+    /// Lags of the copies done in the window, ascending.
+    package var lags: [Double] = []
+
+    package init() {}
+}
