@@ -10,7 +10,8 @@ struct Wharf: AsyncParsableCommand {
         abstract: "An OCI container registry: the OCI Distribution API v1.1 on content-addressed storage.",
         version: WharfVersion.current,
         subcommands: [
-            Serve.self, GC.self, Fsck.self, Keys.self, Audit.self, Users.self, Robots.self, Auth.self, Certs.self,
+            Serve.self, GC.self, Fsck.self, Keys.self, Audit.self, Replication.self, Users.self, Robots.self, Auth.self,
+            Certs.self,
         ]
     )
 
