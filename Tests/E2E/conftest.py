@@ -27,10 +27,10 @@ def wharf_binary() -> str:
 class Server:
     """A `wharf serve` process with its own data directory."""
 
-    def __init__(self, data_dir: Path, extra_env=None, log_level="warning", args=(), netns=None):
+    def __init__(self, data_dir: Path, extra_env=None, log_level="warning", args=(), netns=None, port=None):
         """`args` go to `wharf serve` after the defaults; `netns` runs it (and its health probe) in that network
-        namespace."""
-        self.port = free_port()
+        namespace; `port` (default: a free one) lets a restart come back where it was."""
+        self.port = port or free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
         self.data_dir = data_dir

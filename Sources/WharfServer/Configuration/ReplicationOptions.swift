@@ -6,6 +6,9 @@ import WharfReplication
 ///     replication:
 ///       workers: 4
 ///       reconcileInterval: 10m
+///       lease: 60s                            # a silent worker's task is claimed again after this
+///       backoff: 1s                           # first retry; doubles up to maxBackoff, with jitter
+///       maxBackoff: 5m
 ///       rules:
 ///         - name: to-eu
 ///           direction: push                     # or pull
@@ -65,6 +68,9 @@ public struct ReplicationOptions: Sendable, Equatable {
         }
         var workers: Int?
         var reconcileInterval: String?
+        var lease: String?
+        var backoff: String?
+        var maxBackoff: String?
         var rules: [Rule]?
     }
 
@@ -77,6 +83,11 @@ public struct ReplicationOptions: Sendable, Equatable {
         }
         if let interval = file.reconcileInterval {
             settings.reconcileInterval = try WharfConfiguration.duration(interval, "replication.reconcileInterval")
+        }
+        if let lease = file.lease { settings.lease = try WharfConfiguration.duration(lease, "replication.lease") }
+        if let backoff = file.backoff { settings.backoff = try WharfConfiguration.duration(backoff, "replication.backoff") }
+        if let backoff = file.maxBackoff {
+            settings.maxBackoff = try WharfConfiguration.duration(backoff, "replication.maxBackoff")
         }
         for (index, entry) in (file.rules ?? []).enumerated() {
             let field = "replication.rules[\(index)]"
