@@ -53,7 +53,7 @@ extension ReplicationService {
                     running: summary.counts[.running] ?? 0, failed: summary.counts[.failed] ?? 0,
                     done: summary.counts[.done] ?? 0, bytesCopied: summary.bytes,
                     conflicts: conflicts.withLock { $0[name] ?? 0 }, lastReconcile: lastReconcile.withLock { $0[name] },
-                    workers: settings.workers,
+                    workers: pool.size.load(ordering: .relaxed),
                     failures: failed.map {
                         .init(
                             id: $0.id, kind: $0.kind.rawValue, repository: $0.repository, reference: $0.reference,
@@ -75,6 +75,13 @@ extension ReplicationService {
         return try await registry.metadata.replicationTasks(rule: rule, state: wanted, before: before, limit: limit)
     }
 
+    /// The pool's bounds, size and the decisions that changed it, newest last.
+    package func poolStatus() -> PoolStatus {
+        PoolStatus(
+            size: pool.size.load(ordering: .relaxed), min: settings.pool.min, max: settings.pool.max,
+            decisions: pool.decisions)
+    }
+
     /// The rules, in the order configured.
     package var configuredRules: [ReplicationRule] { ruleOrder.compactMap { rules[$0]?.rule } }
 
@@ -83,5 +90,20 @@ extension ReplicationService {
         guard !values.isEmpty else { return nil }
         let rank = Int((fraction * Double(values.count)).rounded(.up)) - 1
         return values[min(max(rank, 0), values.count - 1)]
+    }
+}
+
+/// The worker pool as `/api/v1/replication/pool` shows it.
+package struct PoolStatus: Sendable, Codable {
+    package let size: Int
+    package let min: Int
+    package let max: Int
+    package let decisions: [WorkerPool.Decision]
+
+    package init(size: Int, min: Int, max: Int, decisions: [WorkerPool.Decision]) {
+        self.size = size
+        self.min = min
+        self.max = max
+        self.decisions = decisions
     }
 }

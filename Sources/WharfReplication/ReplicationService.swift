@@ -7,8 +7,8 @@ import WharfStorage
 
 /// How replication runs, whatever the rules.
 package struct ReplicationSettings: Sendable, Equatable {
-    /// Copies at once.
-    package var workers = 4
+    /// How many copies run at once, and how that number moves with the load.
+    package var pool = PoolPolicy()
     /// How often every rule compares both sides and queues what differs (and `wharf replication run` does now).
     package var reconcileInterval: Duration = .seconds(600)
     /// A claimed task whose worker goes silent this long is claimed again (its worker died).
@@ -48,6 +48,8 @@ package final class ReplicationService: Service, Sendable {
     let lastReconcile = Mutex<[String: Double]>([:])
     let conflicts = Mutex<[String: Int]>([:])
     let onOutcome: @Sendable (ReplicationOutcome) -> Void
+    let onPoolDecision: @Sendable (PoolDecision) -> Void
+    let pool: WorkerPool
 
     /// A rule with its remote's client and its bandwidth throttle.
     struct RuleRuntime: Sendable {
@@ -58,12 +60,15 @@ package final class ReplicationService: Service, Sendable {
 
     package init(
         registry: Registry, rules: [ReplicationRule], settings: ReplicationSettings, logger: Logger,
-        onOutcome: @escaping @Sendable (ReplicationOutcome) -> Void = { _ in }
+        onOutcome: @escaping @Sendable (ReplicationOutcome) -> Void = { _ in },
+        onPoolDecision: @escaping @Sendable (PoolDecision) -> Void = { _ in }
     ) async throws {
         self.registry = registry
         self.settings = settings
         self.logger = logger
         self.onOutcome = onOutcome
+        self.onPoolDecision = onPoolDecision
+        pool = WorkerPool(policy: settings.pool)
         let instance = try await registry.metadata.instanceID()
         var runtimes = [String: RuleRuntime]()
         for rule in rules {
@@ -85,10 +90,16 @@ package final class ReplicationService: Service, Sendable {
     package func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for worker in 0..<self.settings.workers {
+                for worker in 0..<self.settings.pool.max {
                     group.addTask {
-                        await self.loop("replication worker \(worker)", every: .milliseconds(100)) { try await self.work() }
+                        await self.loop("replication worker \(worker)", every: .milliseconds(100)) {
+                            // Workers past the pool's size wait until it grows.
+                            if worker < self.pool.size.load(ordering: .relaxed) { try await self.work() }
+                        }
                     }
+                }
+                group.addTask {
+                    await self.loop("replication pool", every: self.settings.pool.interval) { try await self.resizePool() }
                 }
                 group.addTask {
                     await self.loop("replication leases", every: self.settings.lease / 3) {

@@ -102,6 +102,8 @@ public enum WharfServer {
             ) { [audit] outcome in
                 metrics.recordReplication(outcome)
                 audit?.log.record(RequestAudit.replicationRecord(outcome))
+            } onPoolDecision: { decision in
+                metrics.recordPoolDecision(decision)
             }
             services.append(service)
             replication = service

@@ -4,7 +4,12 @@ import WharfReplication
 /// Replication's part of the configuration file:
 ///
 ///     replication:
-///       workers: 4
+///       workers: 4                            # a fixed pool; or an elastic one:
+///       pool: { min: 1, max: 8, interval: 5s, window: 30s, step: 2, cooldown: 30s,
+///               service: { queuePerWorkerUpper: 4, queuePerWorkerLower: 1, lagUpper: 5, lagLower: 1 },
+///               resource: { cpuUpper: 0.9, cpuLower: 0.7, load1Upper: 2, load1Lower: 1,
+///                           runQueueUpper: 4, runQueueLower: 2 },       # load and run queue per core
+///               windows: [{ from: "01:00", to: "05:00", min: 8 }], maxOutsideWindows: 4 }
 ///       reconcileInterval: 10m
 ///       lease: 60s                            # a silent worker's task is claimed again after this
 ///       backoff: 1s                           # first retry; doubles up to maxBackoff, with jitter
@@ -66,7 +71,26 @@ public struct ReplicationOptions: Sendable, Equatable {
             var bandwidth: Int64?
             var enabled: Bool?
         }
+        struct Pool: Decodable {
+            struct Service: Decodable {
+                var queuePerWorkerUpper, queuePerWorkerLower, lagUpper, lagLower: Double?
+            }
+            struct Resource: Decodable {
+                var cpuUpper, cpuLower, load1Upper, load1Lower, runQueueUpper, runQueueLower: Double?
+            }
+            struct Window: Decodable {
+                var from: String
+                var to: String
+                var min: Int
+            }
+            var min, max, step, maxOutsideWindows: Int?
+            var interval, window, cooldown: String?
+            var service: Service?
+            var resource: Resource?
+            var windows: [Window]?
+        }
         var workers: Int?
+        var pool: Pool?
         var reconcileInterval: String?
         var lease: String?
         var backoff: String?
@@ -79,8 +103,9 @@ public struct ReplicationOptions: Sendable, Equatable {
             guard (1...256).contains(workers) else {
                 throw WharfConfiguration.Invalid(description: "replication.workers: 1 to 256")
             }
-            settings.workers = workers
+            (settings.pool.min, settings.pool.max) = (workers, workers)
         }
+        if let pool = file.pool { try Self.apply(pool, to: &settings.pool) }
         if let interval = file.reconcileInterval {
             settings.reconcileInterval = try WharfConfiguration.duration(interval, "replication.reconcileInterval")
         }
@@ -100,6 +125,53 @@ public struct ReplicationOptions: Sendable, Equatable {
         if Set(rules.map(\.name)).count != rules.count {
             throw WharfConfiguration.Invalid(description: "replication.rules: two rules have the same name")
         }
+    }
+
+    private static func apply(_ file: File.Pool, to pool: inout PoolPolicy) throws {
+        func duration(_ text: String?, _ name: String) throws -> Duration? {
+            try text.map { try WharfConfiguration.duration($0, "replication.pool.\(name)") }
+        }
+        if let value = file.min { pool.min = value }
+        if let value = file.max { pool.max = value }
+        if let value = file.step { pool.step = value }
+        pool.maxOutsideWindows = file.maxOutsideWindows ?? pool.maxOutsideWindows
+        if let value = try duration(file.interval, "interval") { pool.interval = value }
+        if let value = try duration(file.window, "window") { pool.window = value }
+        if let value = try duration(file.cooldown, "cooldown") { pool.cooldown = value }
+        if let service = file.service {
+            if let value = service.queuePerWorkerUpper { pool.service.queuePerWorkerUpper = value }
+            if let value = service.queuePerWorkerLower { pool.service.queuePerWorkerLower = value }
+            if let value = service.lagUpper { pool.service.lagUpper = value }
+            if let value = service.lagLower { pool.service.lagLower = value }
+        }
+        if let resource = file.resource {
+            if let value = resource.cpuUpper { pool.resource.cpuUpper = value }
+            if let value = resource.cpuLower { pool.resource.cpuLower = value }
+            if let value = resource.load1Upper { pool.resource.load1Upper = value }
+            if let value = resource.load1Lower { pool.resource.load1Lower = value }
+            if let value = resource.runQueueUpper { pool.resource.runQueueUpper = value }
+            if let value = resource.runQueueLower { pool.resource.runQueueLower = value }
+        }
+        for (index, window) in (file.windows ?? []).enumerated() {
+            guard let from = minutes(window.from), let to = minutes(window.to), window.min >= 1 else {
+                throw WharfConfiguration.Invalid(
+                    description: "replication.pool.windows[\(index)]: from and to are HH:MM (UTC), min at least 1")
+            }
+            pool.windows.append(.init(from: from, to: to, minWorkers: window.min))
+        }
+        guard pool.min >= 1, pool.max >= pool.min, pool.max <= 256, pool.step >= 1 else {
+            throw WharfConfiguration.Invalid(description: "replication.pool: 1 ≤ min ≤ max ≤ 256, and step ≥ 1")
+        }
+        guard pool.windows.allSatisfy({ $0.minWorkers <= pool.max }) else {
+            throw WharfConfiguration.Invalid(description: "replication.pool.windows: a window's min exceeds max")
+        }
+    }
+
+    /// `HH:MM` → minutes after midnight.
+    private static func minutes(_ text: String) -> Int? {
+        let parts = text.split(separator: ":").compactMap { Int($0) }
+        guard parts.count == 2, (0..<24).contains(parts[0]), (0..<60).contains(parts[1]) else { return nil }
+        return parts[0] * 60 + parts[1]
     }
 
     private static func rule(_ entry: File.Rule, environment: [String: String]) throws -> ReplicationRule {

@@ -10,6 +10,7 @@ import WharfStorage
 ///
 ///     GET  /api/v1/replication/status                 every rule's queue, lag, failures
 ///     GET  /api/v1/replication/tasks?rule=&state=&before=&limit=   tasks, newest first
+///     GET  /api/v1/replication/pool                   the worker pool's size and the decisions that moved it
 ///     GET  /api/v1/replication/rules                  the rules (never their credentials)
 ///     GET  /api/v1/replication/rules/<name>
 ///     POST /api/v1/replication/rules/<name>/run       reconcile the rule now
@@ -44,6 +45,8 @@ struct ReplicationAPI: Sendable {
             }
             return try AdminAPI.json(
                 Page(tasks: tasks.map(TaskView.init), next: tasks.count == limit ? tasks.last.map { String($0.id) } : nil))
+        case .replicationPool:
+            return try AdminAPI.json(service?.poolStatus() ?? PoolStatus(size: 0, min: 0, max: 0, decisions: []))
         case .replicationRules:
             return try AdminAPI.json(service?.configuredRules.map(RuleView.init) ?? [])
         case .replicationRule:

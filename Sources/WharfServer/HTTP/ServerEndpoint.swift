@@ -11,6 +11,7 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
     case audit = "/api/v1/audit"
     case replicationStatus = "/api/v1/replication/status"
     case replicationTasks = "/api/v1/replication/tasks"
+    case replicationPool = "/api/v1/replication/pool"
     case replicationRules = "/api/v1/replication/rules"
     case replicationRule = "/api/v1/replication/rules/{name}"
     case replicationRun = "/api/v1/replication/rules/{name}/run"
@@ -22,7 +23,9 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
     var methods: [HTTPRequest.Method] {
         switch self {
         case .gc, .keysRotate, .keysEncryptExisting, .replicationRun: [.post]
-        case .keys, .metrics, .replicationStatus, .replicationTasks, .replicationRules, .replicationRule: [.get]
+        case .keys, .metrics, .replicationStatus, .replicationTasks, .replicationPool, .replicationRules,
+            .replicationRule:
+            [.get]
         case .key: [.delete]
         case .audit, .health, .readiness: [.get, .head]
         case .token: [.get, .post]

@@ -67,6 +67,16 @@ final class RegistryMetrics: Sendable {
         ).increment(by: outcome.bytes)
     }
 
+    func recordPoolDecision(_ decision: PoolDecision) {
+        prometheus.makeCounter(
+            name: "wharf_replication_pool_decisions_total",
+            labels: [("action", decision.action.rawValue), ("policy", decision.policy)],
+            help: "Decisions that changed the replication worker pool, by action and the policy that made them."
+        ).increment()
+        prometheus.makeGauge(name: "wharf_replication_pool_size", help: "Replication workers in the pool.").set(
+            Double(decision.to))
+    }
+
     /// Per rule: the queue, and the lag of the last hour.
     func renderReplication(_ statuses: [RuleStatus]) {
         for status in statuses {

@@ -163,6 +163,14 @@ extension MetadataStore {
         }
     }
 
+    /// How many tasks are queued, and when the oldest of them was committed on the source.
+    package func replicationBacklog() async throws -> (count: Int, oldest: Double?) {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*), min(source_time) FROM replication_tasks WHERE state = 'queued'")
+            return (row?[0] ?? 0, row?[1])
+        }
+    }
+
     /// Forgets finished tasks older than `cutoff` (seconds since 1970).
     package func pruneReplicationTasks(before cutoff: Double) async throws {
         try await pool.write { db in
