@@ -71,8 +71,14 @@ package final class ReplicationService: Service, Sendable {
         pool = WorkerPool(policy: settings.pool)
         let instance = try await registry.metadata.instanceID()
         var runtimes = [String: RuleRuntime]()
-        for rule in rules {
+        for var rule in rules {
             try rule.validate()
+            if rule.remote.password == nil, let variable = rule.remote.passwordEnv {
+                guard let value = ProcessInfo.processInfo.environment[variable] else {
+                    throw RuleError(field: "remote.passwordEnv", "rule \(rule.name): the environment has no \(variable)")
+                }
+                rule.remote.password = value
+            }
             guard runtimes[rule.name] == nil else { throw RuleError(field: "name", "two rules are named '\(rule.name)'") }
             runtimes[rule.name] = RuleRuntime(
                 rule: rule, client: try RegistryClient(remote: rule.remote, origin: instance),

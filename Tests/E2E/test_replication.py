@@ -1,7 +1,9 @@
-"""Replication between live instances on loopback. A pushes to B (access control on, TLS, a robot of B) and to C
-(a namespace rewrite, deletes off). Content goes into A with skopeo, podman, helm and oras, and must converge on
-both digest for digest, referrers included; tag moves and deletes follow only where the rule says so."""
+"""Replication between live instances on loopback, access control on everywhere. A pushes to B (over TLS, as a robot
+of B) and to C (as a robot of C, with a namespace rewrite, deletes and overwrite off). Content goes into A with
+skopeo, podman, helm and oras, and must converge on both digest for digest, referrers included; tag moves and
+deletes follow only where the rule says so, and a tag someone pushed to C directly is left and reported."""
 
+import base64
 import json
 import os
 import re
@@ -68,7 +70,23 @@ auth:
     - { repositories: ["**"], role: admin, users: [root] }
 """
 
-A_RULES = """
+C_CONFIG = """
+auth:
+  enabled: true
+  policies:
+    - { repositories: ["mirror/**"], role: delete, robots: [mirror] }
+    - { repositories: ["**"], role: admin, users: [root] }
+"""
+
+ROOT_PASSWORD = "root-password-1"
+ALICE = ("alice", "alice-password-1")
+
+A_CONFIG = """
+auth:
+  enabled: true
+  policies:
+    - {{ repositories: ["team/**", "refused/**", "seed/**"], role: delete, users: [alice] }}
+    - {{ repositories: ["**"], role: admin, users: [root] }}
 replication:
   rules:
     - name: to-b
@@ -78,9 +96,10 @@ replication:
       deletes: true
     - name: to-c
       direction: push
-      remote: {{ url: "{c_url}" }}
+      remote: {{ url: "{c_url}", username: "robot$mirror", passwordEnv: MIRROR_SECRET }}
       repositories: {{ include: ["team/**"] }}
       rewrite: {{ from: team, to: mirror/team }}
+      overwrite: false
     - name: wrong-password
       direction: push
       remote: {{ url: "https://{b_tls}", username: "robot$sync", password: "not-the-secret", caFile: "{ca}" }}
@@ -88,30 +107,41 @@ replication:
 """
 
 
+def instance(base: Path, name: str, config: str, users=(("root", ROOT_PASSWORD),), robot=None, **kwargs):
+    """A Wharf with access control on, its users and (optionally) a robot; returns (data dir, config, robot secret)."""
+    path = base / f"{name}.yaml"
+    path.write_text(config)
+    for user, password in users:
+        run(wharf_binary(), "users", "add", user, "--password-stdin", "--config", path, "--data-dir", base / name,
+            input=password + "\n")
+    secret = None
+    if robot:
+        created = run(wharf_binary(), "robots", "add", robot, "--config", path, "--data-dir", base / name).stdout
+        secret = re.search(r"^(wharf_\S+)$", created, re.M).group(1)
+    return path, secret
+
+
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
     base = tmp_path_factory.mktemp("replication")
-    wharf = wharf_binary()
-    run(wharf, "certs", "self-signed", "--host", "127.0.0.1", "--out", base / "certs")
+    run(wharf_binary(), "certs", "self-signed", "--host", "127.0.0.1", "--out", base / "certs")
     cert_dir = base / "certdir"
     cert_dir.mkdir()
     shutil.copy(base / "certs" / "ca.pem", cert_dir / "ca.crt")
-    b_config = base / "b.yaml"
-    b_config.write_text(B_CONFIG)
-    run(wharf, "users", "add", "root", "--password-stdin", "--config", b_config, "--data-dir", base / "b",
-        input="root-password-1\n")
-    created = run(wharf, "robots", "add", "sync", "--config", b_config, "--data-dir", base / "b").stdout
-    secret = re.search(r"^(wharf_\S+)$", created, re.M).group(1)
+    b_config, sync_secret = instance(base, "b", B_CONFIG, robot="sync")
     b_tls = f"127.0.0.1:{free_port()}"
     b = Server(base / "b", args=["--config", b_config, "--tls-listen", b_tls, "--tls-cert", base / "certs" / "server.pem",
                                  "--tls-key", base / "certs" / "server-key.pem"])
-    c = Server(base / "c")
-    a_config = base / "a.yaml"
-    a_config.write_text(A_RULES.format(b_tls=b_tls, ca=base / "certs" / "ca.pem", c_url=c.url))
-    a = Server(base / "a", args=["--config", a_config], extra_env={"SYNC_SECRET": secret}, log_level="info")
+    c_config, mirror_secret = instance(base, "c", C_CONFIG, robot="mirror")
+    c = Server(base / "c", args=["--config", c_config])
+    a_config, _ = instance(
+        base, "a", A_CONFIG.format(b_tls=b_tls, ca=base / "certs" / "ca.pem", c_url=c.url),
+        users=(("root", ROOT_PASSWORD), ALICE))
+    a = Server(base / "a", args=["--config", a_config], log_level="info",
+               extra_env={"SYNC_SECRET": sync_secret, "MIRROR_SECRET": mirror_secret})
     yield {
-        "a": Site(a), "c": Site(c),
-        "b": Site(b, url=f"https://{b_tls}", auth=("root", "root-password-1"), verify=str(base / "certs" / "ca.pem")),
+        "a": Site(a, auth=("root", ROOT_PASSWORD)), "c": Site(c, auth=("root", ROOT_PASSWORD)),
+        "b": Site(b, url=f"https://{b_tls}", auth=("root", ROOT_PASSWORD), verify=str(base / "certs" / "ca.pem")),
         "base": base, "cert_dir": cert_dir,
     }
     for server in (a, b, c):
@@ -134,13 +164,17 @@ def test_skopeo_index_and_manifest_list_converge(sites, tmp_path):
         layout = Layout(tmp_path / tag)
         index = layout.multi_arch(tag, docker=tag == "docker")
         source = f"oci:{layout.path}:{tag}"
+        credentials = []
         if tag == "docker":
             # An OCI layout cannot name a Docker manifest list: it is seeded over HTTP (outside the rules), then
             # copied registry to registry by skopeo.
-            push_layout_blobs_and_manifests(sites["a"].url, "seed/multi", layout, tag, index)
+            push_layout_blobs_and_manifests(sites["a"].url, "seed/multi", layout, tag, index,
+                                            auth_headers=basic(ALICE))
             source = f"docker://{a}/seed/multi:{tag}"
+            credentials = ["--src-creds", ":".join(ALICE)]
         run(require("skopeo"), "copy", "--all", "--preserve-digests", "--src-tls-verify=false",
-            "--dest-tls-verify=false", source, f"docker://{a}/team/multi:{tag}")
+            "--dest-tls-verify=false", *credentials, "--dest-creds", ":".join(ALICE), source,
+            f"docker://{a}/team/multi:{tag}")
     for tag in ("oci", "docker"):
         digest = converged(sites, "team/multi", tag)
         raw = sites["a"].raw("team/multi", tag)
@@ -150,9 +184,9 @@ def test_skopeo_index_and_manifest_list_converge(sites, tmp_path):
             assert sites["b"].raw("team/multi", child["digest"]) == sites["a"].raw("team/multi", child["digest"])
         assert digest == sha256(raw)
         # skopeo reads the copies the same: over TLS with B's own credentials, and from C.
-        on_b = run(require("skopeo"), "inspect", "--raw", "--cert-dir", sites["cert_dir"], "--creds", "root:root-password-1",
-                   f"docker://{sites['b'].url[8:]}/team/multi:{tag}").stdout
-        on_c = run(require("skopeo"), "inspect", "--raw", "--tls-verify=false",
+        on_b = run(require("skopeo"), "inspect", "--raw", "--cert-dir", sites["cert_dir"], "--creds",
+                   f"root:{ROOT_PASSWORD}", f"docker://{sites['b'].url[8:]}/team/multi:{tag}").stdout
+        on_c = run(require("skopeo"), "inspect", "--raw", "--tls-verify=false", "--creds", f"root:{ROOT_PASSWORD}",
                    f"docker://{sites['c'].server.host}/mirror/team/multi:{tag}").stdout
         assert on_b.encode() == raw and on_c.encode() == raw
 
@@ -166,7 +200,7 @@ def test_podman_image_converges(sites, tmp_path):
     try:
         run(require("podman"), *storage, "pull", f"oci:{layout.path}:v1")
         image = run(require("podman"), *storage, "images", "--format", "{{.ID}}").stdout.split()[0]
-        run(require("podman"), *storage, "push", "--tls-verify=false", image,
+        run(require("podman"), *storage, "push", "--tls-verify=false", "--creds", ":".join(ALICE), image,
             f"{sites['a'].server.host}/team/podman:v1")
     finally:
         shutil.rmtree(runroot, ignore_errors=True)
@@ -180,21 +214,24 @@ def test_helm_chart_converges(sites, tmp_path):
     run(helm, "create", tmp_path / "chart", env=env)
     run(helm, "package", tmp_path / "chart", "--destination", tmp_path, env=env)
     run(helm, "push", tmp_path / "chart-0.1.0.tgz", f"oci://{sites['a'].server.host}/team/charts", "--plain-http",
-        env=env)
+        "--username", ALICE[0], "--password", ALICE[1], env=env)
     converged(sites, "team/charts/chart", "0.1.0")
 
 
 def test_an_artifact_and_its_referrers_converge(sites, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # oras-py keeps its login in ~/.docker/config.json
     (tmp_path / "notes.txt").write_text("an artifact\n")
-    client = oras.client.OrasClient(insecure=True)
-    client.push(target=f"{sites['a'].server.host}/team/notes:v1", files=["notes.txt"])
+    host = sites["a"].server.host
+    client = oras.client.OrasClient(hostname=host, insecure=True)
+    client.login(hostname=host, username=ALICE[0], password=ALICE[1])
+    client.push(target=f"{host}/team/notes:v1", files=["notes.txt"])
     subject = converged(sites, "team/notes", "v1")
 
     # A signature pushed later, by digest and untagged: it travels on its own, after its subject.
     empty = b"{}"
     a = sites["a"].url
-    assert requests.post(f"{a}/v2/team/notes/blobs/uploads/?digest={sha256(empty)}", data=empty).status_code == 201
+    upload(a, "team/notes", empty, auth=ALICE)
     size = len(sites["a"].raw("team/notes", "v1"))
     signature = json.dumps({
         "schemaVersion": 2, "mediaType": MANIFEST, "artifactType": "application/vnd.example.signature.v1",
@@ -203,7 +240,7 @@ def test_an_artifact_and_its_referrers_converge(sites, tmp_path, monkeypatch):
         "subject": {"mediaType": MANIFEST, "digest": subject, "size": size},
     }).encode()
     put = requests.put(f"{a}/v2/team/notes/manifests/{sha256(signature)}", data=signature,
-                       headers={"Content-Type": MANIFEST})
+                       headers={"Content-Type": MANIFEST}, auth=ALICE)
     assert put.status_code == 201
     for site, repository in ((sites["b"], "team/notes"), (sites["c"], "mirror/team/notes")):
         def listed():
@@ -213,41 +250,46 @@ def test_an_artifact_and_its_referrers_converge(sites, tmp_path, monkeypatch):
         assert site.raw(repository, sha256(signature)) == signature
 
 
-def upload(site_url, repository, blob: bytes):
+def basic(credentials):
+    return {"Authorization": "Basic " + base64.b64encode(":".join(credentials).encode()).decode()}
+
+
+def upload(site_url, repository, blob: bytes, auth=None):
     """A blob in one request where the registry takes that (`POST ?digest=`), else by a session (Distribution)."""
-    answer = requests.post(f"{site_url}/v2/{repository}/blobs/uploads/?digest={sha256(blob)}", data=blob)
+    answer = requests.post(f"{site_url}/v2/{repository}/blobs/uploads/?digest={sha256(blob)}", data=blob, auth=auth)
     if answer.status_code == 202:
         location = answer.headers["Location"]
         location = location if location.startswith("http") else site_url + location
-        answer = requests.put(f"{location}{'&' if '?' in location else '?'}digest={sha256(blob)}", data=blob)
+        answer = requests.put(f"{location}{'&' if '?' in location else '?'}digest={sha256(blob)}", data=blob, auth=auth)
     assert answer.status_code == 201, answer.text
 
 
-def push_image(site_url, repository, tag, marker):
+def push_image(site_url, repository, tag, marker, auth=None):
     """A small image pushed over HTTP; returns its manifest's digest."""
     config = json.dumps({"architecture": "amd64", "os": "linux", "marker": marker}).encode()
     layer = marker.encode() * 100
     for blob in (config, layer):
-        upload(site_url, repository, blob)
+        upload(site_url, repository, blob, auth=auth)
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": MANIFEST,
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(config), "size": len(config)},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(layer), "size": len(layer)}],
     }).encode()
-    answer = requests.put(f"{site_url}/v2/{repository}/manifests/{tag}", data=manifest, headers={"Content-Type": MANIFEST})
+    answer = requests.put(f"{site_url}/v2/{repository}/manifests/{tag}", data=manifest, headers={"Content-Type": MANIFEST},
+                          auth=auth)
     assert answer.status_code == 201, answer.text
     return sha256(manifest)
 
 
 def test_tag_moves_and_deletes_follow_only_where_the_rule_says(sites):
     a = sites["a"].url
-    first = push_image(a, "team/moving", "v1", "first")
-    push_image(a, "team/moving", "doomed", "doomed")
+    first = push_image(a, "team/moving", "v1", "first", auth=ALICE)
+    push_image(a, "team/moving", "doomed", "doomed", auth=ALICE)
     converged(sites, "team/moving", "v1")
     converged(sites, "team/moving", "doomed")
 
-    second = push_image(a, "team/moving", "v1", "second")
-    assert requests.delete(f"{a}/v2/team/moving/manifests/doomed").status_code == 202
+    second = push_image(a, "team/moving", "v1", "second", auth=ALICE)
+    assert requests.delete(f"{a}/v2/team/moving/manifests/doomed", auth=ALICE).status_code == 202
     # B (deletes on) moves the tag and drops the deleted one.
     wait_until(lambda: sites["b"].digest("team/moving", "v1") == second, what="the tag move on B")
     wait_until(lambda: sites["b"].digest("team/moving", "doomed") is None, what="the tag delete on B")
@@ -258,7 +300,7 @@ def test_tag_moves_and_deletes_follow_only_where_the_rule_says(sites):
 
 
 def test_wrong_credentials_fail_the_task_with_the_remotes_error(sites):
-    push_image(sites["a"].url, "refused/app", "v1", "refused")
+    push_image(sites["a"].url, "refused/app", "v1", "refused", auth=ALICE)
 
     def failed():
         status = sites["a"].status("wrong-password")
@@ -281,7 +323,25 @@ def test_status_lag_audit_and_metrics(sites):
     metrics = sites["a"].get("/metrics").text
     assert 'wharf_replication_queue{rule="to-b",state="queued"} 0' in metrics
     assert re.search(r'wharf_replication_tasks_total\{rule="to-b",kind="copy",result="done"\} [1-9]', metrics)
-    tasks = run(wharf_binary(), "replication", "tasks", "--url", sites["a"].url, "--rule", "to-c").stdout
+    creds = ["--creds", f"root:{ROOT_PASSWORD}"]
+    tasks = run(wharf_binary(), "replication", "tasks", "--url", sites["a"].url, "--rule", "to-c", *creds).stdout
     assert " done " in tasks
-    shown = run(wharf_binary(), "replication", "status", "--url", sites["a"].url, "to-b").stdout
+    shown = run(wharf_binary(), "replication", "status", "--url", sites["a"].url, "to-b", *creds).stdout
     assert shown.startswith("to-b (push https://") and "failed 0" in shown
+
+
+def test_a_tag_pushed_to_the_target_directly_is_left_when_overwrite_is_off(sites):
+    """C's rule does not overwrite: a tag someone pushed to C is kept and the conflict reported; B's rule does."""
+    c_own = push_image(sites["c"].url, "mirror/team/conflict", "v1", "pushed-to-c", auth=("root", ROOT_PASSWORD))
+    push_image(sites["b"].server.url, "team/conflict", "v1", "pushed-to-b", auth=("root", ROOT_PASSWORD))
+    wanted = push_image(sites["a"].url, "team/conflict", "v1", "pushed-to-a", auth=ALICE)
+    wait_until(lambda: sites["b"].digest("team/conflict", "v1") == wanted, what="the overwrite on B")
+
+    def conflict():
+        failures = [f for f in sites["a"].status("to-c")["failures"] if f["repository"] == "team/conflict"]
+        return failures[0] if failures else None
+    failure = wait_until(conflict, what="the conflict on C")
+    assert "overwrite is off" in failure["error"] and failure["attempts"] == 1
+    assert sites["c"].digest("mirror/team/conflict", "v1") == c_own
+    report = sites["a"].get("/api/v1/replication/rules/to-c/run", "POST").json()
+    assert report["conflicts"] >= 1 and report["queued"] == 0

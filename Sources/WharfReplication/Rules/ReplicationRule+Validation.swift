@@ -15,7 +15,7 @@ extension ReplicationRule {
         else {
             throw RuleError(field: "remote.url", "'\(remote.url)' must be http(s)://HOST[:PORT], without a path")
         }
-        if (remote.username == nil) != (remote.password == nil) {
+        if (remote.username == nil) != (remote.password == nil && remote.passwordEnv == nil) {
             throw RuleError(field: "remote.username", "give both a user name and a password, or neither")
         }
         if triggers.contains(.event), direction == .pull {

@@ -72,15 +72,22 @@ package struct Remote: Sendable, Equatable, CustomStringConvertible {
     package var url: String
     package var username: String?
     package var password: String?
+    /// The environment variable that holds the password, read when replication starts (so that the maintenance
+    /// commands, which read the same configuration file, do not need the secret).
+    package var passwordEnv: String?
     /// PEM CA bundle the remote's certificate must chain to; nil for the system's trust store.
     package var caFile: String?
     /// Skip certificate verification (tests, never production).
     package var insecure = false
 
-    package init(url: String, username: String? = nil, password: String? = nil, caFile: String? = nil, insecure: Bool = false) {
+    package init(
+        url: String, username: String? = nil, password: String? = nil, passwordEnv: String? = nil, caFile: String? = nil,
+        insecure: Bool = false
+    ) {
         self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.username = username
         self.password = password
+        self.passwordEnv = passwordEnv
         self.caFile = caFile
         self.insecure = insecure
     }

@@ -98,7 +98,7 @@ public struct ReplicationOptions: Sendable, Equatable {
         var rules: [Rule]?
     }
 
-    mutating func apply(_ file: File, environment: [String: String]) throws {
+    mutating func apply(_ file: File) throws {
         if let workers = file.workers {
             guard (1...256).contains(workers) else {
                 throw WharfConfiguration.Invalid(description: "replication.workers: 1 to 256")
@@ -117,7 +117,7 @@ public struct ReplicationOptions: Sendable, Equatable {
         for (index, entry) in (file.rules ?? []).enumerated() {
             let field = "replication.rules[\(index)]"
             do {
-                rules.append(try Self.rule(entry, environment: environment))
+                rules.append(try Self.rule(entry))
             } catch let error as RuleError {
                 throw WharfConfiguration.Invalid(description: "\(field).\(error.field): \(error.message)")
             }
@@ -174,17 +174,10 @@ public struct ReplicationOptions: Sendable, Equatable {
         return parts[0] * 60 + parts[1]
     }
 
-    private static func rule(_ entry: File.Rule, environment: [String: String]) throws -> ReplicationRule {
-        var password = entry.remote.password
-        if let variable = entry.remote.passwordEnv {
-            guard let value = environment[variable] else {
-                throw RuleError(field: "remote.passwordEnv", "the environment has no \(variable)")
-            }
-            password = value
-        }
+    private static func rule(_ entry: File.Rule) throws -> ReplicationRule {
         let remote = Remote(
-            url: entry.remote.url, username: entry.remote.username, password: password, caFile: entry.remote.caFile,
-            insecure: entry.remote.insecure ?? false)
+            url: entry.remote.url, username: entry.remote.username, password: entry.remote.password,
+            passwordEnv: entry.remote.passwordEnv, caFile: entry.remote.caFile, insecure: entry.remote.insecure ?? false)
         var rule = ReplicationRule(
             name: entry.name, direction: entry.direction, remote: remote,
             repositories: RepositoryFilter(

@@ -126,7 +126,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let audit = file.audit { try self.audit.apply(audit) }
         if let auth = file.auth { try self.auth.apply(auth) }
         if let replication = file.replication {
-            try self.replication.apply(replication, environment: ProcessInfo.processInfo.environment)
+            try self.replication.apply(replication)
         }
         if let listen = file.tls?.listen { tlsListen = listen }
         if let path = file.tls?.certificate { tlsCertificate = path }
