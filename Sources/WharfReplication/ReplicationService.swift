@@ -42,8 +42,8 @@ package final class ReplicationService: Service, Sendable {
     let registry: Registry
     let settings: ReplicationSettings
     let logger: Logger
-    let rules: [String: RuleRuntime]
-    let ruleOrder: [String]
+    let ruleSet: Mutex<RuleSet>
+    let instance: String
     let inFlight = Mutex<Set<Int64>>([])
     let lastReconcile = Mutex<[String: Double]>([:])
     let conflicts = Mutex<[String: Int]>([:])
@@ -58,6 +58,16 @@ package final class ReplicationService: Service, Sendable {
         let throttle: Throttle?
     }
 
+    /// The rules in force: the configuration file's (fixed) and those made through the API (stored).
+    struct RuleSet: Sendable {
+        var order: [String] = []
+        var runtimes: [String: RuleRuntime] = [:]
+        var fromConfiguration: Set<String> = []
+    }
+
+    var rules: [String: RuleRuntime] { ruleSet.withLock { $0.runtimes } }
+    var ruleOrder: [String] { ruleSet.withLock { $0.order } }
+
     package init(
         registry: Registry, rules: [ReplicationRule], settings: ReplicationSettings, logger: Logger,
         onOutcome: @escaping @Sendable (ReplicationOutcome) -> Void = { _ in },
@@ -69,28 +79,30 @@ package final class ReplicationService: Service, Sendable {
         self.onOutcome = onOutcome
         self.onPoolDecision = onPoolDecision
         pool = WorkerPool(policy: settings.pool)
-        let instance = try await registry.metadata.instanceID()
-        var runtimes = [String: RuleRuntime]()
-        for var rule in rules {
-            try rule.validate()
-            if rule.remote.password == nil, let variable = rule.remote.passwordEnv {
-                guard let value = ProcessInfo.processInfo.environment[variable] else {
-                    throw RuleError(field: "remote.passwordEnv", "rule \(rule.name): the environment has no \(variable)")
-                }
-                rule.remote.password = value
+        instance = try await registry.metadata.instanceID()
+        // Every rule is checked before any client is made: a client must be shut down before it goes away.
+        var prepared = [PreparedRule]()
+        for rule in rules {
+            guard !prepared.contains(where: { $0.rule.name == rule.name }) else {
+                throw RuleError(field: "name", "two rules are named '\(rule.name)'")
             }
-            guard runtimes[rule.name] == nil else { throw RuleError(field: "name", "two rules are named '\(rule.name)'") }
-            runtimes[rule.name] = RuleRuntime(
-                rule: rule, client: try RegistryClient(remote: rule.remote, origin: instance),
-                throttle: rule.bandwidth.map(Throttle.init))
+            prepared.append(try Self.prepare(rule))
         }
-        self.rules = runtimes
-        self.ruleOrder = rules.map(\.name)
-        let planned = rules
-        let clients = runtimes.mapValues(\.client)
-        registry.setOutbox { change in
-            OutboxPlan.tasks(for: change, rules: planned) { name in clients[name]?.remoteInstance.withLock { $0 } }
+        var set = RuleSet()
+        for rule in prepared {
+            set.runtimes[rule.rule.name] = rule.start(instance: instance)
+            set.order.append(rule.rule.name)
+            set.fromConfiguration.insert(rule.rule.name)
         }
+        ruleSet = Mutex(set)
+        for rule in try await storedRules() where set.runtimes[rule.name] == nil {
+            do {
+                await install(try Self.prepare(withSecret(rule.rule, rule.secret)))
+            } catch {
+                logger.error("a stored replication rule cannot run", metadata: ["rule": "\(rule.name)", "error": "\(error)"])
+            }
+        }
+        installOutbox()
     }
 
     package func run() async throws {

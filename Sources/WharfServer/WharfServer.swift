@@ -94,20 +94,17 @@ public enum WharfServer {
                     })
             }
         }
-        var replication: ReplicationService?
-        if !configuration.replication.rules.isEmpty {
-            let service = try await ReplicationService(
-                registry: registry, rules: configuration.replication.rules, settings: configuration.replication.settings,
-                logger: logger
-            ) { [audit] outcome in
-                metrics.recordReplication(outcome)
-                audit?.log.record(RequestAudit.replicationRecord(outcome))
-            } onPoolDecision: { decision in
-                metrics.recordPoolDecision(decision)
-            }
-            services.append(service)
-            replication = service
+        // Always there: rules may also be made through the API. With no event rule, pushes pay nothing for it.
+        let replication = try await ReplicationService(
+            registry: registry, rules: configuration.replication.rules, settings: configuration.replication.settings,
+            logger: logger
+        ) { [audit] outcome in
+            metrics.recordReplication(outcome)
+            audit?.log.record(RequestAudit.replicationRecord(outcome))
+        } onPoolDecision: { decision in
+            metrics.recordPoolDecision(decision)
         }
+        services.append(replication)
         let instance = try await registry.metadata.instanceID()
         func responder(scheme: String) throws -> WharfResponder {
             WharfResponder(

@@ -28,11 +28,15 @@ struct ServerOptions: ParsableArguments {
 
     /// Sends one request to the management API; returns the body of a 2xx answer. Failures print one line and exit
     /// with `ServerFailure`'s status.
-    func send(_ method: String, _ path: String) async throws -> Data {
+    func send(_ method: String, _ path: String, json body: Data? = nil) async throws -> Data {
         let base = try baseURL()
         guard let endpoint = URL(string: base + path) else { throw ValidationError("invalid URL \(base)") }
         var request = URLRequest(url: endpoint)
         request.httpMethod = method
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         request.timeoutInterval = 24 * 3600  // a rotation or encryption of a large store takes a while
         if let credentials = creds ?? ProcessInfo.processInfo.environment["WHARF_CREDS"] {
             request.setValue("Basic " + Data(credentials.utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")

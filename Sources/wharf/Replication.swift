@@ -102,7 +102,106 @@ struct Replication: AsyncParsableCommand {
 
     struct Rules: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The configured rules (never their credentials).", subcommands: [List.self, Show.self])
+            abstract: "The rules: list and show them (never their credentials); add, remove, enable and disable those "
+                + "made through the API (the configuration file's are changed there).",
+            subcommands: [List.self, Show.self, Add.self, Remove.self, Enable.self, Disable.self])
+
+        struct Add: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create a rule, in force at once.")
+            @OptionGroup var server: ServerOptions
+            @Argument var name: String
+            @Option(help: "push (here → the remote) or pull.") var direction: String
+            @Option(help: "The remote: http(s)://HOST[:PORT].") var remote: String
+            @Option(help: "A user or robot of the remote.") var username: String?
+            @Flag(help: "Read the remote's password from standard input (stored sealed).") var passwordStdin = false
+            @Option(help: "Or: the server's environment variable that holds it.") var passwordEnv: String?
+            @Option(help: "The CA file the remote's certificate chains to.") var caFile: String?
+            @Flag(help: "Skip certificate verification.") var insecure = false
+            @Option(help: "Repositories to include (globs; default **).") var include: [String] = []
+            @Option(help: "Repositories to exclude.") var exclude: [String] = []
+            @Option(help: "Tags to replicate (globs; default all).") var tag: [String] = []
+            @Option(help: "Or tags matching this regular expression.") var tagRegex: String?
+            @Flag(help: "Leave referrers (signatures, SBOMs) out.") var noReferrers = false
+            @Flag(help: "Replicate deletes and tag moves.") var deletes = false
+            @Flag(help: "Skip target tags pushed there directly, and report them.") var noOverwrite = false
+            @Option(help: "FROM=TO: replace a leading part of repository names on the target.") var rewrite: String?
+            @Option(help: "event, schedule or manual (repeatable).") var trigger: [String] = []
+            @Option(help: "For schedule: 90s, 30m, 24h.") var interval: String?
+            @Option(help: "Bytes per second.") var bandwidth: Int64?
+            @Flag(help: "Create it disabled.") var disabled = false
+
+            func run() async throws {
+                var remote: [String: Any] = ["url": self.remote, "insecure": insecure]
+                remote["username"] = username
+                remote["passwordEnv"] = passwordEnv
+                remote["caFile"] = caFile
+                if passwordStdin { remote["password"] = readLine(strippingNewline: true) ?? "" }
+                var rule: [String: Any] = [
+                    "name": name, "direction": direction, "remote": remote, "referrers": !noReferrers,
+                    "deletes": deletes, "overwrite": !noOverwrite, "enabled": !disabled,
+                    "repositories": ["include": include.isEmpty ? ["**"] : include, "exclude": exclude],
+                    "tags": ["globs": tag] as [String: Any],
+                ]
+                if let tagRegex { rule["tags"] = ["globs": tag, "regex": tagRegex] }
+                if let rewrite {
+                    let parts = rewrite.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    guard parts.count == 2 else { throw ValidationError("--rewrite takes FROM=TO") }
+                    rule["rewrite"] = ["from": String(parts[0]), "to": String(parts[1])]
+                }
+                if !trigger.isEmpty { rule["triggers"] = trigger }
+                rule["interval"] = interval
+                rule["bandwidth"] = bandwidth
+                let body = try JSONSerialization.data(withJSONObject: rule)
+                _ = try await server.send("POST", "/api/v1/replication/rules", json: body)
+                print("rule \(name) created")
+            }
+        }
+
+        struct Remove: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Delete a rule made through the API.")
+            @OptionGroup var server: ServerOptions
+            @Argument var name: String
+            func run() async throws {
+                _ = try await server.send("DELETE", "/api/v1/replication/rules/\(Rules.escaped(name))")
+                print("rule \(name) removed")
+            }
+        }
+
+        struct Enable: AsyncParsableCommand {
+            @OptionGroup var server: ServerOptions
+            @Argument var name: String
+            func run() async throws { try await Rules.setEnabled(true, name, server) }
+        }
+
+        struct Disable: AsyncParsableCommand {
+            @OptionGroup var server: ServerOptions
+            @Argument var name: String
+            func run() async throws { try await Rules.setEnabled(false, name, server) }
+        }
+
+        static func escaped(_ name: String) -> String {
+            name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
+        }
+
+        /// Reads the rule, and writes it back with `enabled` changed (the server keeps its password).
+        static func setEnabled(_ enabled: Bool, _ name: String, _ server: ServerOptions) async throws {
+            let path = "/api/v1/replication/rules/\(escaped(name))"
+            guard var view = try JSONSerialization.jsonObject(with: try await server.send("GET", path)) as? [String: Any]
+            else { throw ValidationError("the server's answer for rule \(name) is not a rule") }
+            var remote: [String: Any] = ["url": view["remote"] ?? "", "insecure": view["insecure"] ?? false]
+            for key in ["username", "passwordEnv", "caFile"] { remote[key] = view[key] }
+            var document: [String: Any] = [
+                "name": name, "direction": view["direction"] ?? "", "remote": remote, "enabled": enabled,
+                "repositories": ["include": view["include"] ?? [], "exclude": view["exclude"] ?? []],
+                "tags": ["globs": view["tags"] ?? []] as [String: Any],
+            ]
+            if let regex = view["tagRegex"] { document["tags"] = ["globs": view["tags"] ?? [], "regex": regex] }
+            for key in ["referrers", "deletes", "overwrite", "rewrite", "triggers", "bandwidth"] { document[key] = view[key] }
+            if let seconds = view["interval"] as? Int { document["interval"] = "\(seconds)s" }
+            view = document
+            _ = try await server.send("PUT", path, json: try JSONSerialization.data(withJSONObject: view))
+            print("rule \(name) \(enabled ? "enabled" : "disabled")")
+        }
 
         struct List: AsyncParsableCommand {
             @OptionGroup var server: ServerOptions

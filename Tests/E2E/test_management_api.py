@@ -83,12 +83,21 @@ def api(wharf):
     return load_schema(wharf.url)
 
 
+@pytest.fixture(scope="module")
+def admin_api(wharf):
+    # An administrator's made-up replication rules would send traffic to made-up remotes (test traffic stays on
+    # loopback): creating, replacing and running rules is tested apart, with loopback remotes.
+    return load_schema(wharf.url).exclude(
+        operation_id=["createReplicationRule", "replaceReplicationRule", "replicationRun"])
+
+
 schema = schemathesis.pytest.from_fixture("api")
+admin_schema = schemathesis.pytest.from_fixture("admin_api")
 
 PROTECTED = re.compile(r"^/api/v1/")
 
 
-@schema.parametrize()
+@admin_schema.parametrize()
 def test_as_administrator(case, wharf):
     """Every answer to the administrator is documented and matches its schema; none is a 5xx."""
     response = case.call_and_validate(auth=ADMIN)

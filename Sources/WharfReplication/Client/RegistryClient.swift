@@ -33,9 +33,15 @@ final class RegistryClient: Sendable {
         var tokens: [String: (token: String, expires: Double)] = [:]
     }
 
-    init(remote: Remote, origin: String) throws {
+    /// Made only once the rule is known to be good: a client must be shut down before it goes away.
+    init(remote: Remote, origin: String, configuration: HTTPClient.Configuration) {
         self.remote = remote
         self.origin = origin
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// The HTTP client's settings for `remote`: its TLS trust (a CA file that does not read is refused here).
+    static func configuration(for remote: Remote) throws -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .follow(max: 5, allowCycles: false),
             timeout: .init(connect: .seconds(10), read: .seconds(120)))
@@ -51,7 +57,7 @@ final class RegistryClient: Sendable {
             }
             configuration.tlsConfiguration = tls
         }
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return configuration
     }
 
     func shutdown() async throws { try await http.shutdown() }

@@ -36,41 +36,6 @@ public struct ReplicationOptions: Sendable, Equatable {
     public init() {}
 
     struct File: Decodable {
-        struct Rule: Decodable {
-            struct Remote: Decodable {
-                var url: String
-                var username: String?
-                var password: String?
-                var passwordEnv: String?
-                var caFile: String?
-                var insecure: Bool?
-            }
-            struct Repositories: Decodable {
-                var include: [String]?
-                var exclude: [String]?
-            }
-            struct Tags: Decodable {
-                var globs: [String]?
-                var regex: String?
-            }
-            struct Rewrite: Decodable {
-                var from: String
-                var to: String
-            }
-            var name: String
-            var direction: ReplicationRule.Direction
-            var remote: Remote
-            var repositories: Repositories?
-            var tags: Tags?
-            var referrers: Bool?
-            var deletes: Bool?
-            var overwrite: Bool?
-            var rewrite: Rewrite?
-            var triggers: [ReplicationRule.Trigger]?
-            var interval: String?
-            var bandwidth: Int64?
-            var enabled: Bool?
-        }
         struct Pool: Decodable {
             struct Service: Decodable {
                 var queuePerWorkerUpper, queuePerWorkerLower, lagUpper, lagLower: Double?
@@ -95,7 +60,7 @@ public struct ReplicationOptions: Sendable, Equatable {
         var lease: String?
         var backoff: String?
         var maxBackoff: String?
-        var rules: [Rule]?
+        var rules: [RuleDocument]?
     }
 
     mutating func apply(_ file: File) throws {
@@ -174,30 +139,8 @@ public struct ReplicationOptions: Sendable, Equatable {
         return parts[0] * 60 + parts[1]
     }
 
-    private static func rule(_ entry: File.Rule) throws -> ReplicationRule {
-        let remote = Remote(
-            url: entry.remote.url, username: entry.remote.username, password: entry.remote.password,
-            passwordEnv: entry.remote.passwordEnv, caFile: entry.remote.caFile, insecure: entry.remote.insecure ?? false)
-        var rule = ReplicationRule(
-            name: entry.name, direction: entry.direction, remote: remote,
-            repositories: RepositoryFilter(
-                include: entry.repositories?.include ?? ["**"], exclude: entry.repositories?.exclude ?? []),
-            tags: try TagFilter(globs: entry.tags?.globs ?? [], regex: entry.tags?.regex),
-            triggers: entry.triggers.map(Set.init))
-        if let value = entry.referrers { rule.referrers = value }
-        if let value = entry.deletes { rule.deletes = value }
-        if let value = entry.overwrite { rule.overwrite = value }
-        if let rewrite = entry.rewrite { rule.rewrite = NamespaceRewrite(from: rewrite.from, to: rewrite.to) }
-        if let interval = entry.interval {
-            do {
-                rule.interval = try WharfConfiguration.duration(interval, "interval")
-            } catch {
-                throw RuleError(field: "interval", "'\(interval)' is not a duration such as 90s, 30m, 24h or 7d")
-            }
-        }
-        rule.bandwidth = entry.bandwidth
-        if let value = entry.enabled { rule.enabled = value }
-        try rule.validate()
-        return rule
+    /// The rule a document describes, with `interval` read as the configuration's durations are.
+    static func rule(_ document: RuleDocument) throws -> ReplicationRule {
+        try document.rule { try? WharfConfiguration.duration($0, "interval") }
     }
 }

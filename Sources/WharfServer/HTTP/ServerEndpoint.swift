@@ -23,9 +23,9 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
     var methods: [HTTPRequest.Method] {
         switch self {
         case .gc, .keysRotate, .keysEncryptExisting, .replicationRun: [.post]
-        case .keys, .metrics, .replicationStatus, .replicationTasks, .replicationPool, .replicationRules,
-            .replicationRule:
-            [.get]
+        case .keys, .metrics, .replicationStatus, .replicationTasks, .replicationPool: [.get]
+        case .replicationRules: [.get, .post]
+        case .replicationRule: [.get, .put, .delete]
         case .key: [.delete]
         case .audit, .health, .readiness: [.get, .head]
         case .token: [.get, .post]

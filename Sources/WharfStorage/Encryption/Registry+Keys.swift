@@ -76,6 +76,7 @@ extension Registry {
                 }
             }
             report.skippedUploads = pending
+            report.rewrapped += try await self.resealSecrets()
             self.logger.notice(
                 "key rotation finished",
                 metadata: ["active": "\(active.id)", "rewrapped": "\(report.rewrapped)", "skipped": "\(pending.count)"])
@@ -111,7 +112,9 @@ extension Registry {
             guard id != encryption.active.id else {
                 throw RegistryError(.denied, status: 409, "key \(id) is the active key; rotate to another key first")
             }
-            let users = try await self.keyStatus().keys[id] ?? 0
+            let secrets = try await self.metadata.storedReplicationRules().compactMap(\.secret)
+                .filter { Self.sealingKeyID($0) == id }.count
+            let users = (try await self.keyStatus().keys[id] ?? 0) + secrets
             guard users == 0 else {
                 throw RegistryError(
                     .denied, status: 409, "key \(id) still wraps \(users) data key(s); run wharf keys rotate first")

@@ -115,6 +115,19 @@ enum MetadataSchema {
                     """)
             try db.execute(sql: "INSERT INTO instance(id) VALUES (?)", arguments: [UUID().uuidString.lowercased()])
         }
+        migrator.registerMigration("v5: replication rules") { db in
+            // Rules made through the API; those of the configuration file are not stored. The password is sealed.
+            try db.execute(
+                sql: """
+                    CREATE TABLE replication_rules (
+                        name TEXT PRIMARY KEY,
+                        definition TEXT NOT NULL,
+                        secret TEXT,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

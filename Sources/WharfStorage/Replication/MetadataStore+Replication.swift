@@ -205,3 +205,42 @@ package struct ReplicationSummary: Sendable {
 
     package init() {}
 }
+
+/// A replication rule made through the API, as stored: its definition (JSON, without the password) and the
+/// password sealed by `Registry.sealSecret`.
+package struct StoredReplicationRule: Sendable {
+    package let name: String
+    package let definition: String
+    package let secret: String?
+}
+
+extension MetadataStore {
+    package func storedReplicationRules() async throws -> [StoredReplicationRule] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, definition, secret FROM replication_rules ORDER BY created_at, name").map {
+                StoredReplicationRule(name: $0[0], definition: $0[1], secret: $0[2])
+            }
+        }
+    }
+
+    /// Creates or replaces a rule.
+    package func saveReplicationRule(name: String, definition: String, secret: String?) async throws {
+        let now = Self.now
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO replication_rules(name, definition, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, secret = excluded.secret,
+                        updated_at = excluded.updated_at
+                    """, arguments: [name, definition, secret, now, now])
+        }
+    }
+
+    /// False when there was no such rule.
+    package func deleteReplicationRule(_ name: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM replication_rules WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+}
