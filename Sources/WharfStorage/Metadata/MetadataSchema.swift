@@ -107,7 +107,12 @@ enum MetadataSchema {
                         updated_at REAL NOT NULL
                     );
                     CREATE INDEX replication_tasks_queue ON replication_tasks(state, not_before);
+                    CREATE INDEX replication_tasks_leases ON replication_tasks(state, lease_until);
                     CREATE INDEX replication_tasks_rule ON replication_tasks(rule, state, id);
+                    -- At most one queued task per rule and reference: a change queues in O(log n), however long the
+                    -- queue.
+                    CREATE UNIQUE INDEX replication_tasks_pending ON replication_tasks(rule, kind, repository, reference)
+                        WHERE state = 'queued';
                     -- One row: this store's identity, which a replicated copy names as its origin.
                     CREATE TABLE instance (
                         id TEXT NOT NULL

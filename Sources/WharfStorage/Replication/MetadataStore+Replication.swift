@@ -13,13 +13,12 @@ extension MetadataStore {
                 sql: """
                     INSERT INTO replication_tasks(rule, kind, repository, reference, digest, state, not_before,
                         source_time, created_at, updated_at)
-                    SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?
-                    WHERE NOT EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'queued' AND rule = ? AND kind = ?
-                        AND repository = ? AND reference = ?)
+                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
+                    ON CONFLICT(rule, kind, repository, reference) WHERE state = 'queued' DO UPDATE SET digest = excluded.digest
                     """,
                 arguments: [
                     task.rule, task.kind.rawValue, task.repository, task.reference, task.digest, sourceTime, sourceTime,
-                    sourceTime, sourceTime, task.rule, task.kind.rawValue, task.repository, task.reference,
+                    sourceTime, sourceTime,
                 ])
         }
     }
@@ -35,11 +34,12 @@ extension MetadataStore {
     package func hasDueReplicationTasks() async throws -> Bool {
         let now = Self.now
         return try await pool.read { db in
+            // Two lookups, each along an index, rather than one OR that scans the queue.
             try Bool.fetchOne(
                 db,
                 sql: """
-                    SELECT 1 FROM replication_tasks
-                    WHERE (state = 'queued' AND not_before <= ?) OR (state = 'running' AND lease_until < ?) LIMIT 1
+                    SELECT EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'queued' AND not_before <= ?)
+                        OR EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'running' AND lease_until < ?)
                     """, arguments: [now, now]) ?? false
         }
     }
@@ -53,8 +53,11 @@ extension MetadataStore {
                 db,
                 sql: """
                     UPDATE replication_tasks SET state = 'running', lease_until = ?, updated_at = ?
-                    WHERE id IN (SELECT id FROM replication_tasks
-                        WHERE (state = 'queued' AND not_before <= ?) OR (state = 'running' AND lease_until < ?)
+                    WHERE id IN (
+                        SELECT id FROM (
+                            SELECT id FROM replication_tasks WHERE state = 'queued' AND not_before <= ?
+                            UNION ALL
+                            SELECT id FROM replication_tasks WHERE state = 'running' AND lease_until < ?)
                         ORDER BY id LIMIT ?)
                     RETURNING *
                     """, arguments: [now + lease, now, now, now, limit])
@@ -85,10 +88,25 @@ extension MetadataStore {
         }
     }
 
-    /// Puts a task back for another attempt after `delay` seconds, or fails it for good (`retry: false`).
+    /// Puts a task back for another attempt after `delay` seconds, or fails it for good (`retry: false`). A task
+    /// that a newer one for the same reference has meanwhile been queued behind is dropped instead: that one will copy
+    /// what there is by then.
     package func deferReplicationTask(_ id: Int64, error: String, bytes: Int64, retryAfter delay: Double?) async throws {
         let now = Self.now
         try await pool.write { db in
+            if delay != nil {
+                let superseded = try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM replication_tasks q JOIN replication_tasks t ON t.id = ?
+                            WHERE q.state = 'queued' AND q.rule = t.rule AND q.kind = t.kind
+                            AND q.repository = t.repository AND q.reference = t.reference)
+                        """, arguments: [id]) ?? false
+                if superseded {
+                    try db.execute(sql: "DELETE FROM replication_tasks WHERE id = ?", arguments: [id])
+                    return
+                }
+            }
             try db.execute(
                 sql: """
                     UPDATE replication_tasks SET state = ?, attempts = attempts + 1, not_before = ?, lease_until = NULL,
