@@ -95,13 +95,14 @@ extension MetadataStore {
         let now = Self.now
         try await pool.write { db in
             if delay != nil {
-                let superseded = try Bool.fetchOne(
-                    db,
-                    sql: """
-                        SELECT EXISTS (SELECT 1 FROM replication_tasks q JOIN replication_tasks t ON t.id = ?
-                            WHERE q.state = 'queued' AND q.rule = t.rule AND q.kind = t.kind
-                            AND q.repository = t.repository AND q.reference = t.reference)
-                        """, arguments: [id]) ?? false
+                let superseded =
+                    try Bool.fetchOne(
+                        db,
+                        sql: """
+                            SELECT EXISTS (SELECT 1 FROM replication_tasks q JOIN replication_tasks t ON t.id = ?
+                                WHERE q.state = 'queued' AND q.rule = t.rule AND q.kind = t.kind
+                                AND q.repository = t.repository AND q.reference = t.reference)
+                            """, arguments: [id]) ?? false
                 if superseded {
                     try db.execute(sql: "DELETE FROM replication_tasks WHERE id = ?", arguments: [id])
                     return
