@@ -6,7 +6,9 @@
 # the rounds' B/A ratios. compare.sh runs each scenario only a few times, in a fixed order; on this machine its
 # runs of one side spread by ±5-20%, more than a 5% difference. Many short rounds moments apart, in alternating
 # order, cancel most of that drift. Needs regbench (../shared/tools/bench/build.sh, or REGBENCH=PATH).
+# PHASE=NAME reports that phase of the scenario instead of its last (e.g. `put-tags` of `tags`, the writes).
 #   Benchmarks/alternate.sh http://127.0.0.1:5201 http://127.0.0.1:5202 12 mixed -n 8 -layers 3 -size 4MiB -c 32 -duration 5s -verify=false
+#   PHASE=put-tags Benchmarks/alternate.sh http://127.0.0.1:5301 http://127.0.0.1:5302 8 tags -n 500 -page 100 -c 8 -duration 1s
 set -euo pipefail
 a=${1:?usage: $0 URL_A URL_B ROUNDS SCENARIO [FLAGS...]}; b=${2:?}; rounds=${3:?}; scenario=${4:?}; shift 4
 regbench=${REGBENCH:-$HOME/.cache/regbench/regbench}
@@ -16,12 +18,14 @@ for round in $(seq 1 "$rounds"); do
     url=$a; [ "$side" = B ] && url=$b
     "$regbench" "$scenario" -url "$url" -repo "alternate/r$round" -q "$@" | tail -n 1 | sed "s/^/$round $side /"
   done
-done | python3 -c '
-import json, statistics, sys
+done | PHASE="${PHASE:-}" python3 -c '
+import json, os, statistics, sys
 rows = {}
 for line in sys.stdin:
     round, side, result = line.split(" ", 2)
     result = json.loads(result)
+    if os.environ["PHASE"]:
+        result = [p for p in result["phases"] if p["phase"] == os.environ["PHASE"]][0]
     mib, req = result["mib_s"], result["requests"] / result["seconds"]
     rows.setdefault(round, {})[side] = (mib, req)
     print(f"round {round} {side}: {mib:9.1f} MiB/s {req:9.1f} req/s", flush=True)

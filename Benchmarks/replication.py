@@ -5,7 +5,8 @@ loopback; every instance starts on a fresh data directory.
 
     WHARF_BIN=.build/release/wharf python3 Benchmarks/replication.py [throughput|lag|all]
 
-The push path's cost (one event rule on versus off) is measured with Benchmarks/alternate.sh; see the doc."""
+The push path's cost (one event rule on versus off) is measured with `PHASE=put-tags Benchmarks/alternate.sh`; see
+the doc."""
 
 import json
 import os
