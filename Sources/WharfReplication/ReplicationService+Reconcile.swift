@@ -40,7 +40,8 @@ extension ReplicationService {
     }
 
     /// Compares both sides of a rule and queues what differs: tags the target lacks, tags that moved (when the rule
-    /// replicates deletes), and with deletes on, tags the source no longer has. `wharf replication run` calls this.
+    /// replicates deletes), in-sync tags whose referrers the target lacks, and with deletes on, tags the source no
+    /// longer has. `wharf replication run` calls this.
     package func reconcile(_ name: String) async throws -> ReconcileReport {
         guard let runtime = rules[name] else { throw RuleError(field: "rule", "no rule is named '\(name)'") }
         let rule = runtime.rule
@@ -64,9 +65,15 @@ extension ReplicationService {
                     continue
                 }
                 guard let wanted = try await source.manifestDigest(repository, tag),
-                    let present = try await target.manifestDigest(destination, tag), wanted != present
+                    let present = try await target.manifestDigest(destination, tag)
                 else { continue }
-                if rule.deletes && rule.overwrite { copy() } else { report.conflicts += 1 }
+                if wanted != present {
+                    if rule.deletes && rule.overwrite { copy() } else { report.conflicts += 1 }
+                } else if rule.referrers,
+                    try await lacksReferrers(of: wanted, source: (source, repository), target: (target, destination))
+                {
+                    copy()
+                }
             }
             if rule.deletes {
                 for tag in targetTags.subtracting(sourceTags).sorted() {
@@ -85,6 +92,23 @@ extension ReplicationService {
                 "queued": "\(report.queued)", "conflicts": "\(report.conflicts)",
             ])
         return report
+    }
+
+    /// Whether the target lacks a referrer of `subject` that the source has, or one of theirs (as deep as a copy
+    /// goes). Asks the target only about subjects the source has referrers of, so an image without any costs nothing.
+    private func lacksReferrers(
+        of subject: Digest, source: (side: any RegistrySide, repository: String),
+        target: (side: any RegistrySide, repository: String), depth: Int = 0
+    ) async throws -> Bool {
+        guard depth < ArtifactCopier.referrerDepth else { return false }
+        let wanted = try await source.side.referrers(source.repository, of: subject).compactMap { try? Digest($0.digest) }
+        guard !wanted.isEmpty else { return false }
+        let present = Set(try await target.side.referrers(target.repository, of: subject).compactMap { try? Digest($0.digest) })
+        for digest in wanted {
+            guard present.contains(digest) else { return true }
+            if try await lacksReferrers(of: digest, source: source, target: target, depth: depth + 1) { return true }
+        }
+        return false
     }
 
     /// The source's repositories: its catalog, or where the remote will not list it, the rule's include patterns

@@ -5,14 +5,16 @@ import WharfCore
 import WharfStorage
 
 extension ReplicationService {
-    /// One worker's turn: claims the next due task, if any, and carries it out to its end.
-    func work() async throws {
+    /// One worker's turn: claims the next due task, if any, and carries it out to its end. Returns whether there
+    /// was one (a worker with work goes on at once; an idle one waits before it looks again).
+    func work() async throws -> Bool {
         guard try await registry.metadata.hasDueReplicationTasks(),
             let task = try await registry.metadata.claimReplicationTasks(limit: 1, lease: seconds(settings.lease)).first
-        else { return }
+        else { return false }
         inFlight.withLock { _ = $0.insert(task.id) }
         defer { inFlight.withLock { _ = $0.remove(task.id) } }
         try await execute(task)
+        return true
     }
 
     private func execute(_ task: ReplicationTask) async throws {

@@ -112,7 +112,7 @@ package final class ReplicationService: Service, Sendable {
                     group.addTask {
                         await self.loop("replication worker \(worker)", every: .milliseconds(100)) {
                             // Workers past the pool's size wait until it grows.
-                            if worker < self.pool.size.load(ordering: .relaxed) { try await self.work() }
+                            while worker < self.pool.size.load(ordering: .relaxed), try await self.work() {}
                         }
                     }
                 }

@@ -229,25 +229,32 @@ def test_an_artifact_and_its_referrers_converge(sites, tmp_path, monkeypatch):
     subject = converged(sites, "team/notes", "v1")
 
     # A signature pushed later, by digest and untagged: it travels on its own, after its subject.
-    empty = b"{}"
-    a = sites["a"].url
-    upload(a, "team/notes", empty, auth=ALICE)
-    size = len(sites["a"].raw("team/notes", "v1"))
-    signature = json.dumps({
-        "schemaVersion": 2, "mediaType": MANIFEST, "artifactType": "application/vnd.example.signature.v1",
-        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
-        "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2}],
-        "subject": {"mediaType": MANIFEST, "digest": subject, "size": size},
-    }).encode()
-    put = requests.put(f"{a}/v2/team/notes/manifests/{sha256(signature)}", data=signature,
-                       headers={"Content-Type": MANIFEST}, auth=ALICE)
-    assert put.status_code == 201
+    signature = push_signature(sites["a"].url, "team/notes", "v1", auth=ALICE)
     for site, repository in ((sites["b"], "team/notes"), (sites["c"], "mirror/team/notes")):
         def listed():
             answer = site.get(f"/v2/{repository}/referrers/{subject}")
             return [m["digest"] for m in answer.json().get("manifests", [])] if answer.status_code == 200 else []
         assert wait_until(listed, what="the referrer") == [sha256(signature)]
         assert site.raw(repository, sha256(signature)) == signature
+
+
+def push_signature(site_url, repository, tag, auth=None):
+    """An untagged signature artifact whose subject is repository:tag, pushed by digest; returns its bytes."""
+    empty = b"{}"
+    upload(site_url, repository, empty, auth=auth)
+    subject = requests.get(f"{site_url}/v2/{repository}/manifests/{tag}", headers={"Accept": ", ".join(ACCEPT)}, auth=auth)
+    assert subject.status_code == 200, subject.text
+    signature = json.dumps({
+        "schemaVersion": 2, "mediaType": MANIFEST, "artifactType": "application/vnd.example.signature.v1",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2}],
+        "subject": {"mediaType": subject.headers["Content-Type"], "digest": subject.headers["Docker-Content-Digest"],
+                    "size": len(subject.content)},
+    }).encode()
+    put = requests.put(f"{site_url}/v2/{repository}/manifests/{sha256(signature)}", data=signature,
+                       headers={"Content-Type": MANIFEST}, auth=auth)
+    assert put.status_code == 201, put.text
+    return signature
 
 
 def basic(credentials):

@@ -7,7 +7,8 @@ import sqlite3
 import requests
 
 from conftest import Server, run, wharf_binary
-from test_replication import ROOT_PASSWORD, instance, push_image, wait_until
+from images import sha256
+from test_replication import ROOT_PASSWORD, instance, push_image, push_signature, wait_until
 
 TARGET = """
 auth:
@@ -56,6 +57,19 @@ def test_rules_through_the_api(tmp_path):
         assert _digest(target, "api/app", "v2") is None, "a disabled rule copied"
         run(wharf_binary(), "replication", "run", "to-t", *server)
         wait_until(lambda: _digest(target, "api/app", "v2") == quiet, what="the reconcile after enabling")
+
+        # A referrer of a tag the target already has in sync: only the reconcile can find it missing.
+        run(*cli, "disable", "to-t", *server)
+        signature = push_signature(a.url, "api/app", "v2", auth=admin)
+        run(*cli, "enable", "to-t", *server)
+        referrers = f"{target.url}/v2/api/app/referrers/{quiet}"
+        assert requests.get(referrers, auth=admin).json()["manifests"] == []
+        report = requests.post(f"{a.url}/api/v1/replication/rules/to-t/run", auth=admin).json()
+        assert report["queued"] == 1, report
+        wait_until(lambda: [m["digest"] for m in requests.get(referrers, auth=admin).json()["manifests"]] ==
+                   [sha256(signature)], what="the referrer the reconcile found missing")
+        report = requests.post(f"{a.url}/api/v1/replication/rules/to-t/run", auth=admin).json()
+        assert report["queued"] == 0, "a reconcile of a converged rule queued work"
 
         # Stored: a rotation re-seals the password under the new key, so the old key can be retired, and after a
         # restart the rule opens it again.

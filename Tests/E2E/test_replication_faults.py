@@ -2,6 +2,7 @@
 with tasks queued and in flight (every task completes), a network that drops, delays and resets connections
 (nothing is lost), an active-active pair (no loop), and a pull rule from Distribution's docker-registry."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -70,21 +71,17 @@ def push_big_image(url, repository, tag, path: Path, size: int):
 
 
 def sha256_file(path):
-    import hashlib
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
+        return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def test_a_target_killed_mid_blob_resumes_the_copy(tmp_path):
-    size = 96 << 20
+    size = 512 << 20
     port = free_port()
     target = Server(tmp_path / "g", port=port)
     proxy = FaultProxy(port)
-    # Held to 32 MiB/s (the rule's bandwidth limit), so that the kill lands in the middle of the blob.
-    a = source(tmp_path, ("out", proxy.url), extra="      bandwidth: 33554432\n")
+    # Held to 128 MiB/s (the rule's bandwidth limit), so that the kill lands in the middle of the blob.
+    a = source(tmp_path, ("out", proxy.url), extra="      bandwidth: 134217728\n")
     try:
         started = time.monotonic()
         want = push_big_image(a.url, "big/app", "v1", tmp_path / "layer.bin", size)
@@ -107,7 +104,6 @@ def test_a_target_killed_mid_blob_resumes_the_copy(tmp_path):
 
 
 def sha256_file_url(url):
-    import hashlib
     h = hashlib.sha256()
     with requests.get(url, stream=True, timeout=60) as answer:
         for chunk in answer.iter_content(1 << 20):

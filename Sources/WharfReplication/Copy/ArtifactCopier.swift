@@ -16,6 +16,8 @@ struct ArtifactCopier: Sendable {
 
     /// Blob bytes per PATCH: what an interrupted copy may have to send again.
     static let chunkSize: Int64 = 16 << 20
+    /// How deep referrers of referrers travel (a signature on an SBOM on an image is 2).
+    static let referrerDepth = 3
 
     func run() async throws {
         let repository = task.repository
@@ -33,17 +35,15 @@ struct ArtifactCopier: Sendable {
             throw RemoteError(status: 404, description: "the source no longer has \(repository):\(reference)")
         }
         let isTag = (try? Digest(reference)) == nil
-        if isTag, let current = try await target.manifestDigest(destination, reference), current != manifest.digest,
-            !rule.overwrite
-        {
+        let current = isTag ? try await target.manifestDigest(destination, reference) : nil
+        if let current, current != manifest.digest, !rule.overwrite {
             throw ReplicationConflict(
                 description: "\(destination):\(reference) on the target is \(current), not \(manifest.digest); overwrite is off")
         }
-        try await copyTree(manifest, repository, destination)
+        // A tag already there means its manifest's tree is too: only referrers may be missing.
+        if current != manifest.digest { try await copyTree(manifest, repository, destination) }
         if rule.referrers { try await copyReferrers(of: manifest.digest, repository, destination, depth: 0) }
-        if isTag, try await target.manifestDigest(destination, reference) != manifest.digest {
-            try await target.putManifest(destination, reference, manifest)
-        }
+        if isTag, current != manifest.digest { try await target.putManifest(destination, reference, manifest) }
     }
 
     /// The manifest and everything it references, children first; nothing when the target has it (a manifest is
@@ -63,7 +63,7 @@ struct ArtifactCopier: Sendable {
 
     /// Signatures, SBOMs and other artifacts that name `subject`, and theirs in turn (a signed SBOM), a few deep.
     private func copyReferrers(of subject: Digest, _ repository: String, _ destination: String, depth: Int) async throws {
-        guard depth < 3 else { return }
+        guard depth < Self.referrerDepth else { return }
         for descriptor in try await source.referrers(repository, of: subject) {
             guard let digest = try? Digest(descriptor.digest),
                 let referrer = try await source.manifest(repository, digest.description)

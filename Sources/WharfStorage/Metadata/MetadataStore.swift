@@ -28,6 +28,26 @@ package final class MetadataStore: Sendable {
 
     static var now: Double { Date().timeIntervalSince1970 }
 
+    /// A transaction committed without waiting for the disk, for bookkeeping whose loss costs only a repeat (which
+    /// replication task is claimed or done). A killed process loses nothing (the WAL is in the page cache); a power
+    /// cut may lose the latest such commits, and the next durable commit flushes them along with its own.
+    func writeUnsynced<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            // SQLite refuses to change the safety level inside a transaction, so it is set around one.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            let result = Result {
+                var value: T?
+                try db.inTransaction {
+                    value = try body(db)
+                    return .commit
+                }
+                return value!
+            }
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            return try result.get()
+        }
+    }
+
     // MARK: Repositories and blobs
 
     private func repositoryID(_ db: Database, _ name: RepositoryName) throws -> Int64? {

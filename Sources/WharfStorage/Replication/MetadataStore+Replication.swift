@@ -4,6 +4,8 @@ import WharfCore
 
 /// The replication task queue in the metadata store: written by the outbox inside the transaction of each change,
 /// claimed by workers under a lease (a worker that dies lets its lease run out, and the task is claimed again).
+/// Only queueing is durable; the claims and outcomes after it are bookkeeping whose loss costs a repeated copy, so
+/// they are written unsynced and do not hold the pushes that share the writer up behind an fsync each.
 extension MetadataStore {
     /// Queues `tasks` in the current transaction. A task already queued for the same rule and reference is not
     /// queued twice: a copy resolves its tag when it runs, so one copy catches up with any number of pushes.
@@ -48,7 +50,7 @@ extension MetadataStore {
     /// its lease run out (it died).
     package func claimReplicationTasks(limit: Int, lease: Double) async throws -> [ReplicationTask] {
         let now = Self.now
-        return try await pool.write { db in
+        return try await writeUnsynced { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: """
@@ -69,7 +71,7 @@ extension MetadataStore {
     package func renewReplicationLeases(_ ids: [Int64], lease: Double) async throws {
         guard !ids.isEmpty else { return }
         let until = Self.now + lease
-        try await pool.write { db in
+        try await writeUnsynced { db in
             try db.execute(
                 sql: "UPDATE replication_tasks SET lease_until = ? WHERE state = 'running' AND id IN "
                     + "(\(databaseQuestionMarks(count: ids.count)))",
@@ -79,7 +81,7 @@ extension MetadataStore {
 
     package func finishReplicationTask(_ id: Int64, bytes: Int64) async throws {
         let now = Self.now
-        try await pool.write { db in
+        try await writeUnsynced { db in
             try db.execute(
                 sql: """
                     UPDATE replication_tasks SET state = 'done', lease_until = NULL, error = NULL, resume = NULL,
@@ -93,7 +95,7 @@ extension MetadataStore {
     /// what there is by then.
     package func deferReplicationTask(_ id: Int64, error: String, bytes: Int64, retryAfter delay: Double?) async throws {
         let now = Self.now
-        try await pool.write { db in
+        try await writeUnsynced { db in
             if delay != nil {
                 let superseded =
                     try Bool.fetchOne(
@@ -120,7 +122,7 @@ extension MetadataStore {
     /// Remembers where a blob copy stands (nil: none under way).
     package func saveReplicationProgress(_ id: Int64, _ progress: BlobCopyProgress?) async throws {
         let json = try progress.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        try await pool.write { db in
+        try await writeUnsynced { db in
             try db.execute(sql: "UPDATE replication_tasks SET resume = ? WHERE id = ?", arguments: [json, id])
         }
     }
@@ -192,7 +194,7 @@ extension MetadataStore {
 
     /// Forgets finished tasks older than `cutoff` (seconds since 1970).
     package func pruneReplicationTasks(before cutoff: Double) async throws {
-        try await pool.write { db in
+        try await writeUnsynced { db in
             try db.execute(sql: "DELETE FROM replication_tasks WHERE state = 'done' AND updated_at < ?", arguments: [cutoff])
         }
     }
