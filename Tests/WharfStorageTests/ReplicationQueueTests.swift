@@ -1,0 +1,36 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import WharfStorage
+
+/// The replication queue: one queued task per rule and reference, claims under a lease, and bookkeeping written
+/// unsynced without leaving the store's later writes unsynced too.
+@Suite struct ReplicationQueueTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-queue-\(UUID())").path
+
+    @Test func claimsAndOutcomesLeaveLaterWritesDurable() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = try MetadataStore(path: "\(directory)/wharf.db")
+        let task = ReplicationTask.New(rule: "r", kind: .copy, repository: "team/app", reference: "v1", digest: nil)
+        try await store.queueReplication([task, task])
+        #expect(try await store.replicationBacklog().count == 1, "a reference queued twice")
+
+        let claimed = try await store.claimReplicationTasks(limit: 5, lease: 60)
+        #expect(claimed.map(\.reference) == ["v1"])
+        #expect(try await store.claimReplicationTasks(limit: 5, lease: 60).isEmpty, "a leased task was claimed again")
+        try await store.deferReplicationTask(claimed[0].id, error: "down", bytes: 0, retryAfter: 0)
+        let retried = try await store.claimReplicationTasks(limit: 5, lease: 60)
+        #expect(retried.map(\.attempts) == [1])
+        try await store.finishReplicationTask(retried[0].id, bytes: 7)
+        #expect(try await store.replicationTasks(rule: "r", state: .done, before: nil, limit: 10).map(\.bytes) == [7])
+
+        // The safety level comes back to FULL on the writer, also after a bookkeeping write that failed.
+        await #expect(throws: (any Error).self) {
+            try await store.writeUnsynced { db in try db.execute(sql: "UPDATE no_such_table SET x = 1") }
+        }
+        let level = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(level == 2)
+    }
+}
