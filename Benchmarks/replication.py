@@ -3,10 +3,11 @@
 the same two instances, and lag for small images, idle and while 16 clients push to the source. Release builds on
 loopback; every instance starts on a fresh data directory.
 
-    WHARF_BIN=.build/release/wharf python3 Benchmarks/replication.py [throughput|lag|all]
+    WHARF_BIN=.build/release/wharf python3 Benchmarks/replication.py [throughput|lag|pushcost|all]
 
-The push path's cost (one event rule on versus off) is measured with `PHASE=put-tags Benchmarks/alternate.sh`; see
-the doc."""
+`pushcost` is the push path's cost: tag PUTs on an instance with one event rule against one without, alternating
+(`Benchmarks/alternate.sh`), with the rule's target live (at the lowest CPU priority, a stand-in for a machine in
+another region: here it shares the same two cores) and with it down."""
 
 import json
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "E2E"))
-from conftest import Server  # noqa: E402
+from conftest import Server, free_port  # noqa: E402
 from test_replication import push_image, wait_until  # noqa: E402
 from test_replication_faults import push_big_image  # noqa: E402
 
@@ -112,6 +113,26 @@ def lag(base: Path, load: bool):
         target.stop()
 
 
+def pushcost(base: Path):
+    rounds = os.environ.get("ROUNDS", "8")
+    plain = start(base, "cost-plain")
+    target = Server(base / "cost-target", log_level="warning", niceness=19)
+    down = f"http://127.0.0.1:{free_port()}"
+    try:
+        for label, url in (("live target", target.url), ("target down", down)):
+            ruled = start(base, f"cost-rule-{label[-4:]}", rule("cost", url, "event"))
+            try:
+                print(f"push cost, {label}: A has no rule, B one event rule", flush=True)
+                subprocess.run([str(Path(__file__).parent / "alternate.sh"), plain.url, ruled.url, rounds, "tags",
+                                "-n", "500", "-page", "100", "-c", "8", "-duration", "1s"],
+                               env=dict(os.environ, PHASE="put-tags"), check=True)
+            finally:
+                ruled.stop()
+    finally:
+        plain.stop()
+        target.stop()
+
+
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     base = Path(tempfile.mkdtemp(prefix="wharf-repbench-"))
@@ -121,6 +142,8 @@ def main():
     if what in ("lag", "all"):
         lag(base, load=False)
         lag(base, load=True)
+    if what in ("pushcost", "all"):
+        pushcost(base)
     subprocess.run(["rm", "-rf", str(base)])
 
 

@@ -27,9 +27,10 @@ def wharf_binary() -> str:
 class Server:
     """A `wharf serve` process with its own data directory."""
 
-    def __init__(self, data_dir: Path, extra_env=None, log_level="warning", args=(), netns=None, port=None):
+    def __init__(self, data_dir: Path, extra_env=None, log_level="warning", args=(), netns=None, port=None, niceness=0):
         """`args` go to `wharf serve` after the defaults; `netns` runs it (and its health probe) in that network
-        namespace; `port` (default: a free one) lets a restart come back where it was."""
+        namespace; `port` (default: a free one) lets a restart come back where it was; `niceness` lowers its CPU
+        priority (a benchmark's stand-in for another machine)."""
         self.port = port or free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
@@ -40,7 +41,7 @@ class Server:
         self.log = open(self.log_path, "wb")
         wrapper = ["ip", "netns", "exec", netns] if netns else []
         self.process = subprocess.Popen(
-            [*wrapper, binary, "serve", "--listen", self.host, "--data-dir", str(data_dir), "--log-level", log_level,
+            [*wrapper, *(["nice", "-n", str(niceness)] if niceness else []), binary, "serve", "--listen", self.host, "--data-dir", str(data_dir), "--log-level", log_level,
              *map(str, args)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )

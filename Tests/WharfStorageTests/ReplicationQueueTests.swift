@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
+import WharfCore
 
 @testable import WharfStorage
 
@@ -32,5 +34,21 @@ import Testing
         }
         let level = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
         #expect(level == 2)
+    }
+
+    /// Reading a closure out of a `Mutex` through `inout` wrapped it in two more reabstraction thunks each time, so
+    /// every push called its planner through two more frames than the one before, until the stack overflowed.
+    @Test func theOutboxPlannerIsCalledAtTheSameDepthEveryTime() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = try openRegistry(directory, encrypted: false)
+        let depths = Mutex<[Int]>([])
+        registry.setOutbox { _ in
+            depths.withLock { $0.append(Thread.callStackReturnAddresses.count) }
+            return []
+        }
+        let change = RegistryChange(repository: try RepositoryName("team/app"), kind: .manifestDeleted(digest: .of([1])), origin: nil)
+        for _ in 0..<1000 { _ = registry.outbox(origin: nil)!.plan(change) }
+        let seen = depths.withLock { $0 }
+        #expect(seen.count == 1000 && Set(seen).count == 1, "depths from \(seen.first ?? 0) to \(seen.last ?? 0)")
     }
 }

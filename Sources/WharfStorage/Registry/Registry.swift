@@ -50,8 +50,10 @@ package final class Registry: Sendable {
     /// Set while a key rotation or an in-place encryption runs: they are exclusive.
     let keyWork = Mutex(false)
     let recentlyUsed = RecentlyUsedBlobs()
-    /// Which replication tasks a change queues; nil until replication is configured.
-    let outboxPlanner = Mutex<OutboxPlanner?>(nil)
+    /// Which replication tasks a change queues; nil until replication is configured. Held in a struct: a bare
+    /// closure read out of the `Mutex` (through `inout`) came back wrapped in two more thunks on every read.
+    let outboxPlanner = Mutex<PlannerBox?>(nil)
+    struct PlannerBox: Sendable { let plan: OutboxPlanner }
     package let logger: Logger
 
     /// Opens the store. With encryption configured, its master keys must include every key the store uses, and
@@ -74,11 +76,11 @@ package final class Registry: Sendable {
 
     /// Sets which replication tasks each change queues, in the change's own transaction.
     package func setOutbox(_ planner: OutboxPlanner?) {
-        outboxPlanner.withLock { $0 = planner }
+        outboxPlanner.withLock { $0 = planner.map(PlannerBox.init) }
     }
 
     func outbox(origin: String?) -> OutboxContext? {
-        outboxPlanner.withLock { $0 }.map { OutboxContext(plan: $0, origin: origin) }
+        outboxPlanner.withLock { $0 }.map { OutboxContext(plan: $0.plan, origin: origin) }
     }
 
     // MARK: Blobs
