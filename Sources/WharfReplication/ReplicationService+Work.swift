@@ -5,24 +5,56 @@ import WharfCore
 import WharfStorage
 
 extension ReplicationService {
-    /// One worker's turn: claims the next due task, if any, and carries it out to its end. Returns whether there
-    /// was one (a worker with work goes on at once; an idle one waits before it looks again).
+    /// Tasks a worker claims at once: a run of small copies costs one claim and one finish, not one of each per copy.
+    static let batch = 8
+
+    /// One worker's turn: claims the next few due tasks, if any, and carries them out. Returns whether there were any
+    /// (a worker with work goes on at once; an idle one waits before it looks again).
     func work() async throws -> Bool {
-        guard try await registry.metadata.hasDueReplicationTasks(),
-            let task = try await registry.metadata.claimReplicationTasks(limit: 1, lease: seconds(settings.lease)).first
-        else { return false }
-        inFlight.withLock { _ = $0.insert(task.id) }
-        defer { inFlight.withLock { _ = $0.remove(task.id) } }
-        try await execute(task)
+        let metadata = registry.metadata
+        let paused = pausedRules()
+        guard try await metadata.hasDueReplicationTasks(excluding: paused) else { return false }
+        let tasks = try await metadata.claimReplicationTasks(
+            limit: Self.batch, lease: seconds(settings.lease), excluding: paused)
+        guard !tasks.isEmpty else { return false }
+        let ids = tasks.map(\.id)
+        inFlight.withLock { $0.formUnion(ids) }
+        defer { inFlight.withLock { $0.subtract(ids) } }
+        var finished = [MetadataStore.Finished]()
+        var untried = [Int64]()
+        var interruption: (any Error)?
+        for task in tasks {
+            // The rule's remote went down during this batch (or the server is stopping): the rest wait, untried.
+            if interruption != nil || pausedRules().contains(task.rule) {
+                untried.append(task.id)
+                continue
+            }
+            do {
+                if let bytes = try await execute(task) { finished.append(.init(id: task.id, bytes: bytes)) }
+            } catch {
+                interruption = error
+            }
+        }
+        try await metadata.finishReplicationTasks(finished)
+        try await metadata.releaseReplicationTasks(untried, after: 0)
+        if let interruption { throw interruption }
         return true
     }
 
-    private func execute(_ task: ReplicationTask) async throws {
+    /// Rules whose remote is down: their tasks are not claimed until its backoff ends, so that an outage costs one
+    /// attempt per backoff step, not one per queued task.
+    func pausedRules() -> Set<String> {
+        let now = ContinuousClock.now
+        return outages.withLock { Set($0.filter { $0.value.until > now }.keys) }
+    }
+
+    /// Carries out one task; returns the bytes it copied, or nil when it failed (and is deferred or failed for good).
+    private func execute(_ task: ReplicationTask) async throws -> Int64? {
         let metadata = registry.metadata
         guard let runtime = rules[task.rule] else {
             try await metadata.deferReplicationTask(
                 task.id, error: "the rule '\(task.rule)' no longer exists", bytes: 0, retryAfter: nil)
-            return
+            return nil
         }
         let rule = runtime.rule
         let remote = RemoteSide(client: runtime.client)
@@ -37,13 +69,19 @@ extension ReplicationService {
         var failure: String?
         do {
             try await copier.run()
-            try await metadata.finishReplicationTask(task.id, bytes: bytes.load(ordering: .relaxed))
+            outages.withLock { _ = $0.removeValue(forKey: rule.name) }
         } catch is CancellationError {
             throw CancellationError()  // shutting down: the lease runs out and the task is claimed again
         } catch {
             let permanent = Self.isPermanent(error)
             failure = "\(error)"
             let delay = permanent ? nil : backoff(attempt: task.attempts)
+            if Self.isOutage(error) {
+                outages.withLock { outages in
+                    let failures = (outages[rule.name]?.failures ?? 0) + 1
+                    outages[rule.name] = Outage(until: .now + .seconds(backoff(attempt: failures - 1)), failures: failures)
+                }
+            }
             try await metadata.deferReplicationTask(
                 task.id, error: failure!, bytes: bytes.load(ordering: .relaxed), retryAfter: delay)
             logger.warning(
@@ -59,6 +97,14 @@ extension ReplicationService {
                 rule: rule.name, remote: rule.remote.url, direction: rule.direction, kind: task.kind.rawValue,
                 repository: task.repository, reference: task.reference, error: failure,
                 bytes: bytes.load(ordering: .relaxed), duration: ContinuousClock.now - start))
+        return failure == nil ? bytes.load(ordering: .relaxed) : nil
+    }
+
+    /// The remote as a whole is unreachable or overloaded, rather than refusing this one artifact.
+    static func isOutage(_ error: any Error) -> Bool {
+        guard let error = error as? RemoteError else { return false }
+        // No status: the remote could not be reached at all.
+        return error.status.map { [429, 502, 503, 504].contains($0) } ?? true
     }
 
     /// Retrying cannot help: refused credentials or rights, a manifest gone from the source, content the target

@@ -47,9 +47,17 @@ package final class ReplicationService: Service, Sendable {
     let inFlight = Mutex<Set<Int64>>([])
     let lastReconcile = Mutex<[String: Double]>([:])
     let conflicts = Mutex<[String: Int]>([:])
+    /// Rules whose remote is down, with the end of their backoff.
+    let outages = Mutex<[String: Outage]>([:])
     let onOutcome: @Sendable (ReplicationOutcome) -> Void
     let onPoolDecision: @Sendable (PoolDecision) -> Void
     let pool: WorkerPool
+
+    /// A remote found down: no task of its rule is tried before `until`; each failure in a row doubles the wait.
+    struct Outage: Sendable {
+        let until: ContinuousClock.Instant
+        let failures: Int
+    }
 
     /// A rule with its remote's client and its bandwidth throttle.
     struct RuleRuntime: Sendable {

@@ -132,6 +132,25 @@ def test_a_source_killed_with_tasks_queued_and_in_flight_completes_them(tmp_path
             target.stop()
 
 
+def test_a_remote_that_is_down_is_tried_once_per_backoff_step_not_once_per_task(tmp_path):
+    port = free_port()
+    a = source(tmp_path, ("out", f"http://127.0.0.1:{port}"))
+    target = None
+    try:
+        wanted = {f"t{i}": push_image(a.url, "outage/app", f"t{i}", f"outage-{i}") for i in range(12)}
+        time.sleep(2.5)  # 100 ms doubling to 1 s: about five steps, then one a second
+        tasks = requests.get(f"{a.url}/api/v1/replication/tasks?rule=out&limit=100", timeout=10).json()["tasks"]
+        attempts = sum(task["attempts"] for task in tasks)
+        assert len(tasks) == 12 and 1 <= attempts <= 8, f"{attempts} attempts on 12 tasks while the remote was down"
+        target = Server(tmp_path / "t", port=port)
+        for tag, manifest in wanted.items():
+            wait_until(lambda: digest(target.url, "outage/app", tag) == manifest, what=f"outage/app:{tag}", timeout=30)
+    finally:
+        a.stop()
+        if target:
+            target.stop()
+
+
 def test_a_faulty_network_loses_nothing(tmp_path):
     target = Server(tmp_path / "b")
     proxy = FaultProxy(target.port, seed=2026, drop=0.15, reset=0.15, delay=0.02)

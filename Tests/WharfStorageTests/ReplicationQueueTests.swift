@@ -25,7 +25,7 @@ import WharfCore
         try await store.deferReplicationTask(claimed[0].id, error: "down", bytes: 0, retryAfter: 0)
         let retried = try await store.claimReplicationTasks(limit: 5, lease: 60)
         #expect(retried.map(\.attempts) == [1])
-        try await store.finishReplicationTask(retried[0].id, bytes: 7)
+        try await store.finishReplicationTasks([.init(id: retried[0].id, bytes: 7)])
         #expect(try await store.replicationTasks(rule: "r", state: .done, before: nil, limit: 10).map(\.bytes) == [7])
 
         // The safety level comes back to FULL on the writer, also after a bookkeeping write that failed.

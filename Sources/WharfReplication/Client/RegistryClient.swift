@@ -45,6 +45,9 @@ final class RegistryClient: Sendable {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .follow(max: 5, allowCycles: false),
             timeout: .init(connect: .seconds(10), read: .seconds(120)))
+        // A refused connection fails the attempt at once: the queue retries with its own backoff, and holds the
+        // rule's other tasks meanwhile, rather than each request waiting out the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
         if remote.url.hasPrefix("https://") {
             var tls = TLSConfiguration.makeClientConfiguration()
             if remote.insecure { tls.certificateVerification = .none }

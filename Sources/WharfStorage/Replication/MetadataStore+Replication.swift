@@ -32,24 +32,29 @@ extension MetadataStore {
         try await pool.write { db in try self.queue(tasks, db, sourceTime: sourceTime ?? now) }
     }
 
-    /// Whether any task is due: a read, so that idle workers polling for work do not take the write lock.
-    package func hasDueReplicationTasks() async throws -> Bool {
+    /// Whether any task is due, leaving out the rules in `paused`: a read, so that idle workers polling for work do
+    /// not take the write lock.
+    package func hasDueReplicationTasks(excluding paused: Set<String> = []) async throws -> Bool {
         let now = Self.now
+        let (clause, names) = Self.excluding(paused)
         return try await pool.read { db in
             // Two lookups, each along an index, rather than one OR that scans the queue.
             try Bool.fetchOne(
                 db,
                 sql: """
-                    SELECT EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'queued' AND not_before <= ?)
-                        OR EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'running' AND lease_until < ?)
-                    """, arguments: [now, now]) ?? false
+                    SELECT EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'queued' AND not_before <= ?\(clause))
+                        OR EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'running' AND lease_until < ?\(clause))
+                    """, arguments: StatementArguments([now] + names + [now] + names)) ?? false
         }
     }
 
-    /// Takes up to `limit` tasks that are due, for `lease` seconds: queued ones, and running ones whose worker let
-    /// its lease run out (it died).
-    package func claimReplicationTasks(limit: Int, lease: Double) async throws -> [ReplicationTask] {
+    /// Takes up to `limit` tasks that are due, for `lease` seconds, leaving out the rules in `paused`: queued ones,
+    /// and running ones whose worker let its lease run out (it died).
+    package func claimReplicationTasks(limit: Int, lease: Double, excluding paused: Set<String> = []) async throws
+        -> [ReplicationTask]
+    {
         let now = Self.now
+        let (clause, names) = Self.excluding(paused)
         return try await writeUnsynced { db in
             let rows = try Row.fetchAll(
                 db,
@@ -57,13 +62,29 @@ extension MetadataStore {
                     UPDATE replication_tasks SET state = 'running', lease_until = ?, updated_at = ?
                     WHERE id IN (
                         SELECT id FROM (
-                            SELECT id FROM replication_tasks WHERE state = 'queued' AND not_before <= ?
+                            SELECT id FROM replication_tasks WHERE state = 'queued' AND not_before <= ?\(clause)
                             UNION ALL
-                            SELECT id FROM replication_tasks WHERE state = 'running' AND lease_until < ?)
+                            SELECT id FROM replication_tasks WHERE state = 'running' AND lease_until < ?\(clause))
                         ORDER BY id LIMIT ?)
                     RETURNING *
-                    """, arguments: [now + lease, now, now, now, limit])
+                    """, arguments: StatementArguments([now + lease, now, now] + names + [now] + names + [limit]))
             return try rows.map(Self.task).sorted { $0.id < $1.id }
+        }
+    }
+
+    private static func excluding(_ rules: Set<String>) -> (clause: String, names: [String]) {
+        rules.isEmpty ? ("", []) : (" AND rule NOT IN (\(databaseQuestionMarks(count: rules.count)))", rules.sorted())
+    }
+
+    /// Hands claimed tasks back untried, due after `delay` seconds (their rule's remote is down): no attempt counted.
+    package func releaseReplicationTasks(_ ids: [Int64], after delay: Double) async throws {
+        guard !ids.isEmpty else { return }
+        let now = Self.now
+        try await writeUnsynced { db in
+            try db.execute(
+                sql: "UPDATE replication_tasks SET state = 'queued', lease_until = NULL, not_before = ? WHERE state = 'running' "
+                    + "AND id IN (\(databaseQuestionMarks(count: ids.count)))",
+                arguments: StatementArguments([now + delay] + ids))
         }
     }
 
@@ -79,14 +100,30 @@ extension MetadataStore {
         }
     }
 
-    package func finishReplicationTask(_ id: Int64, bytes: Int64) async throws {
-        let now = Self.now
+    /// A task that succeeded: its id, the bytes it copied, and when it ended (lag is measured to then).
+    package struct Finished: Sendable {
+        package let id: Int64
+        package let bytes: Int64
+        package let at: Double
+
+        package init(id: Int64, bytes: Int64, at: Double = Date().timeIntervalSince1970) {
+            self.id = id
+            self.bytes = bytes
+            self.at = at
+        }
+    }
+
+    /// Records tasks that succeeded, in one write.
+    package func finishReplicationTasks(_ tasks: [Finished]) async throws {
+        guard !tasks.isEmpty else { return }
         try await writeUnsynced { db in
-            try db.execute(
-                sql: """
-                    UPDATE replication_tasks SET state = 'done', lease_until = NULL, error = NULL, resume = NULL,
-                        bytes = bytes + ?, updated_at = ? WHERE id = ?
-                    """, arguments: [bytes, now, id])
+            for task in tasks {
+                try db.execute(
+                    sql: """
+                        UPDATE replication_tasks SET state = 'done', lease_until = NULL, error = NULL, resume = NULL,
+                            bytes = bytes + ?, updated_at = ? WHERE id = ?
+                        """, arguments: [task.bytes, task.at, task.id])
+            }
         }
     }
 
