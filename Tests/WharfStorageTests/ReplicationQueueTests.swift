@@ -46,7 +46,8 @@ import WharfCore
             depths.withLock { $0.append(Thread.callStackReturnAddresses.count) }
             return []
         }
-        let change = RegistryChange(repository: try RepositoryName("team/app"), kind: .manifestDeleted(digest: .of([1])), origin: nil)
+        let change = RegistryChange(
+            repository: try RepositoryName("team/app"), kind: .manifestDeleted(digest: .of([1])), origin: nil)
         for _ in 0..<1000 { _ = registry.outbox(origin: nil)!.plan(change) }
         let seen = depths.withLock { $0 }
         #expect(seen.count == 1000 && Set(seen).count == 1, "depths from \(seen.first ?? 0) to \(seen.last ?? 0)")
