@@ -64,7 +64,7 @@ extension ReplicationService {
         let copier = ArtifactCopier(
             rule: rule, source: source, target: target, task: task,
             saveProgress: { try await metadata.saveReplicationProgress(task.id, $0) },
-            meter: TransferMeter(throttle: runtime.throttle) { bytes.add($0, ordering: .relaxed) })
+            meter: TransferMeter(throttle: runtime.throttle) { bytes.add($0, ordering: .relaxed) }, known: runtime.known)
         let start = ContinuousClock.now
         var failure: String?
         do {

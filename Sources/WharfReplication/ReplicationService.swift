@@ -64,6 +64,7 @@ package final class ReplicationService: Service, Sendable {
         let rule: ReplicationRule
         let client: RegistryClient
         let throttle: Throttle?
+        let known = KnownManifests()
     }
 
     /// The rules in force: the configuration file's (fixed) and those made through the API (stored).

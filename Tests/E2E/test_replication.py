@@ -306,6 +306,22 @@ def test_tag_moves_and_deletes_follow_only_where_the_rule_says(sites):
     assert sites["c"].digest("mirror/team/moving", "doomed") is not None
 
 
+def test_content_deleted_on_the_target_behind_the_rules_back_is_copied_again(sites):
+    a, b = sites["a"], sites["b"]
+    digest = push_image(a.url, "team/relost", "v1", "relost", auth=ALICE)
+    converged(sites, "team/relost", "v1")
+    manifest = json.loads(b.raw("team/relost", "v1"))
+    for blob in [manifest["config"]["digest"]] + [layer["digest"] for layer in manifest["layers"]]:
+        assert b.get(f"/v2/team/relost/blobs/{blob}", "DELETE").status_code == 202
+    assert b.get(f"/v2/team/relost/manifests/{digest}", "DELETE").status_code == 202
+    # The same manifest under a new tag: the rule remembers putting it on B, B refuses it now, so it is copied anew.
+    answer = requests.put(f"{a.url}/v2/team/relost/manifests/v2", data=a.raw("team/relost", "v1"),
+                          headers={"Content-Type": MANIFEST}, auth=ALICE)
+    assert answer.status_code == 201
+    wait_until(lambda: b.digest("team/relost", "v2") == digest, what="the copy after B lost the manifest")
+    assert b.get(f"/v2/team/relost/blobs/{manifest['layers'][0]['digest']}").status_code == 200
+
+
 def test_wrong_credentials_fail_the_task_with_the_remotes_error(sites):
     push_image(sites["a"].url, "refused/app", "v1", "refused", auth=ALICE)
 

@@ -13,6 +13,8 @@ struct ArtifactCopier: Sendable {
     /// Remembers the upload a blob copy has under way, so that the next attempt resumes it.
     let saveProgress: @Sendable (BlobCopyProgress?) async throws -> Void
     let meter: TransferMeter
+    /// Manifests this rule found or put on the target: a run of tags on one manifest asks about it once.
+    let known: KnownManifests
 
     /// Blob bytes per PATCH: what an interrupted copy may have to send again.
     static let chunkSize: Int64 = 16 << 20
@@ -24,9 +26,18 @@ struct ArtifactCopier: Sendable {
         let destination = rule.targetName(repository)
         switch task.kind {
         case .copy:
-            try await copy(repository, destination, reference: task.reference)
-        case .deleteTag, .deleteManifest:
+            do {
+                try await copy(repository, destination, reference: task.reference)
+            } catch let error as RemoteError where error.status == 400 || error.status == 404 {
+                // Perhaps the target lost manifests this rule remembered putting there: ask it again, once.
+                guard known.forget(destination) else { throw error }
+                try await copy(repository, destination, reference: task.reference)
+            }
+        case .deleteTag:
             _ = try await target.deleteManifest(destination, task.reference)
+        case .deleteManifest:
+            _ = try await target.deleteManifest(destination, task.reference)
+            known.forget(destination)
         }
     }
 
@@ -35,30 +46,35 @@ struct ArtifactCopier: Sendable {
             throw RemoteError(status: 404, description: "the source no longer has \(repository):\(reference)")
         }
         let isTag = (try? Digest(reference)) == nil
-        let current = isTag ? try await target.manifestDigest(destination, reference) : nil
-        if let current, current != manifest.digest, !rule.overwrite {
+        // Overwriting, the tag is written whatever it holds; otherwise one pointing elsewhere is a conflict.
+        let current = isTag && !rule.overwrite ? try await target.manifestDigest(destination, reference) : nil
+        if let current, current != manifest.digest {
             throw ReplicationConflict(
                 description: "\(destination):\(reference) on the target is \(current), not \(manifest.digest); overwrite is off")
         }
         // A tag already there means its manifest's tree is too: only referrers may be missing.
-        if current != manifest.digest { try await copyTree(manifest, repository, destination) }
+        let inSync = current == manifest.digest
+        if !inSync { try await copyTree(manifest, repository, destination) }
         if rule.referrers { try await copyReferrers(of: manifest.digest, repository, destination, depth: 0) }
-        if isTag, current != manifest.digest { try await target.putManifest(destination, reference, manifest) }
+        if isTag, !inSync { try await target.putManifest(destination, reference, manifest) }
     }
 
     /// The manifest and everything it references, children first; nothing when the target has it (a manifest is
     /// only ever stored after all it references).
     private func copyTree(_ manifest: FetchedManifest, _ repository: String, _ destination: String) async throws {
-        if try await target.manifestDigest(destination, manifest.digest.description) == manifest.digest { return }
-        let parsed = try Manifest(parsing: manifest.bytes, contentType: manifest.mediaType)
-        for child in parsed.childDigests {
-            guard let bytes = try await source.manifest(repository, child.description) else {
-                throw RemoteError(status: 404, description: "the source lacks \(child), a child of \(manifest.digest)")
+        if known.contains(destination, manifest.digest) { return }
+        if try await target.manifestDigest(destination, manifest.digest.description) != manifest.digest {
+            let parsed = try Manifest(parsing: manifest.bytes, contentType: manifest.mediaType)
+            for child in parsed.childDigests {
+                guard let bytes = try await source.manifest(repository, child.description) else {
+                    throw RemoteError(status: 404, description: "the source lacks \(child), a child of \(manifest.digest)")
+                }
+                try await copyTree(bytes, repository, destination)
             }
-            try await copyTree(bytes, repository, destination)
+            for digest in parsed.blobDigests { try await copyBlob(digest, repository, destination) }
+            try await target.putManifest(destination, manifest.digest.description, manifest)
         }
-        for digest in parsed.blobDigests { try await copyBlob(digest, repository, destination) }
-        try await target.putManifest(destination, manifest.digest.description, manifest)
+        known.insert(destination, manifest.digest)
     }
 
     /// Signatures, SBOMs and other artifacts that name `subject`, and theirs in turn (a signed SBOM), a few deep.
