@@ -67,7 +67,8 @@ package final class WorkerPool: Sendable {
 extension ReplicationService {
     /// One look at the queue and the host, and the pool's next size.
     func resizePool() async throws {
-        let (depth, oldest) = try await registry.metadata.replicationBacklog()
+        // Only work that can run counts: more workers do not help a remote that is down.
+        let (depth, oldest) = try await registry.metadata.replicationBacklog(rules: activeRules())
         let lag = oldest.map { Swift.max(Date().timeIntervalSince1970 - $0, 0) } ?? 0
         guard let decision = pool.evaluate(queueDepth: depth, lag: lag) else { return }
         onPoolDecision(decision)

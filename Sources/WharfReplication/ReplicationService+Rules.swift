@@ -74,6 +74,7 @@ extension ReplicationService {
         }
         installOutbox()
         try? await removed?.client.shutdown()
+        try await registry.metadata.failReplicationTasks(ofRulesOtherThan: Set(ruleOrder))
         logger.notice("replication rule removed", metadata: ["rule": "\(name)"])
     }
 

@@ -12,10 +12,9 @@ extension ReplicationService {
     /// (a worker with work goes on at once; an idle one waits before it looks again).
     func work() async throws -> Bool {
         let metadata = registry.metadata
-        let paused = pausedRules()
-        guard try await metadata.hasDueReplicationTasks(excluding: paused) else { return false }
-        let tasks = try await metadata.claimReplicationTasks(
-            limit: Self.batch, lease: seconds(settings.lease), excluding: paused)
+        let active = activeRules()
+        guard try await metadata.hasDueReplicationTasks(rules: active) else { return false }
+        let tasks = try await metadata.claimReplicationTasks(limit: Self.batch, lease: seconds(settings.lease), rules: active)
         guard !tasks.isEmpty else { return false }
         let ids = tasks.map(\.id)
         inFlight.withLock { $0.formUnion(ids) }
@@ -46,6 +45,12 @@ extension ReplicationService {
     func pausedRules() -> Set<String> {
         let now = ContinuousClock.now
         return outages.withLock { Set($0.filter { $0.value.until > now }.keys) }
+    }
+
+    /// The rules whose tasks may run now: enabled, and not held back by an outage of their remote.
+    func activeRules() -> [String] {
+        let paused = pausedRules()
+        return ruleSet.withLock { set in set.order.filter { set.runtimes[$0]?.rule.enabled == true && !paused.contains($0) } }
     }
 
     /// Carries out one task; returns the bytes it copied, or nil when it failed (and is deferred or failed for good).

@@ -112,13 +112,15 @@ package final class ReplicationService: Service, Sendable {
             }
         }
         installOutbox()
+        // Tasks of a rule since taken out of the configuration file would otherwise wait forever.
+        try await registry.metadata.failReplicationTasks(ofRulesOtherThan: Set(ruleOrder))
     }
 
     package func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for worker in 0..<self.settings.pool.max {
-                    group.addTask {
+                    group.addTask(executorPreference: BackgroundThreads.shared) {
                         await self.loop("replication worker \(worker)", every: .milliseconds(100)) {
                             // Workers past the pool's size wait until it grows.
                             while worker < self.pool.size.load(ordering: .relaxed), try await self.work() {}
@@ -134,7 +136,9 @@ package final class ReplicationService: Service, Sendable {
                             Array(self.inFlight.withLock { $0 }), lease: self.seconds(self.settings.lease))
                     }
                 }
-                group.addTask { await self.loop("replication reconcile", every: .seconds(1)) { try await self.reconcileDue() } }
+                group.addTask(executorPreference: BackgroundThreads.shared) {
+                    await self.loop("replication reconcile", every: .seconds(1)) { try await self.reconcileDue() }
+                }
                 group.addTask {
                     await self.loop("replication pruning", every: .seconds(3600)) {
                         try await self.registry.metadata.pruneReplicationTasks(

@@ -17,16 +17,25 @@ import WharfCore
         let store = try MetadataStore(path: "\(directory)/wharf.db")
         let task = ReplicationTask.New(rule: "r", kind: .copy, repository: "team/app", reference: "v1", digest: nil)
         try await store.queueReplication([task, task])
-        #expect(try await store.replicationBacklog().count == 1, "a reference queued twice")
+        #expect(try await store.replicationBacklog(rules: ["r"]).count == 1, "a reference queued twice")
 
-        let claimed = try await store.claimReplicationTasks(limit: 5, lease: 60)
+        let claimed = try await store.claimReplicationTasks(limit: 5, lease: 60, rules: ["r"])
         #expect(claimed.map(\.reference) == ["v1"])
-        #expect(try await store.claimReplicationTasks(limit: 5, lease: 60).isEmpty, "a leased task was claimed again")
+        #expect(
+            try await store.claimReplicationTasks(limit: 5, lease: 60, rules: ["r"]).isEmpty, "a leased task was claimed again")
         try await store.deferReplicationTask(claimed[0].id, error: "down", bytes: 0, retryAfter: 0)
-        let retried = try await store.claimReplicationTasks(limit: 5, lease: 60)
+        let retried = try await store.claimReplicationTasks(limit: 5, lease: 60, rules: ["r"])
         #expect(retried.map(\.attempts) == [1])
         try await store.finishReplicationTasks([.init(id: retried[0].id, bytes: 7)])
         #expect(try await store.replicationTasks(rule: "r", state: .done, before: nil, limit: 10).map(\.bytes) == [7])
+
+        // A rule left out (its remote is down) is neither claimed nor counted; a rule removed fails its tasks.
+        let other = ReplicationTask.New(rule: "down", kind: .copy, repository: "team/app", reference: "v2", digest: nil)
+        try await store.queueReplication([other])
+        #expect(try await store.claimReplicationTasks(limit: 5, lease: 60, rules: ["r"]).isEmpty)
+        #expect(try await store.replicationBacklog(rules: ["r"]).count == 0)
+        try await store.failReplicationTasks(ofRulesOtherThan: ["r"])
+        #expect(try await store.replicationTasks(rule: "down", state: .failed, before: nil, limit: 10).count == 1)
 
         // The safety level comes back to FULL on the writer, also after a bookkeeping write that failed.
         await #expect(throws: (any Error).self) {

@@ -37,7 +37,7 @@ final class RegistryClient: Sendable {
     init(remote: Remote, origin: String, configuration: HTTPClient.Configuration) {
         self.remote = remote
         self.origin = origin
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        http = HTTPClient(eventLoopGroupProvider: .shared(BackgroundThreads.shared.group), configuration: configuration)
     }
 
     /// The HTTP client's settings for `remote`: its TLS trust (a CA file that does not read is refused here).

@@ -133,6 +133,15 @@ enum MetadataSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v6: replication queue by rule") { db in
+            // Due tasks are looked up rule by rule, so that a rule whose remote is down (its tasks held back) costs
+            // the lookups of the others nothing, however long its backlog.
+            try db.execute(
+                sql: """
+                    DROP INDEX replication_tasks_queue;
+                    CREATE INDEX replication_tasks_queue ON replication_tasks(state, rule, not_before);
+                    """)
+        }
         return migrator
     }
 }

@@ -32,48 +32,71 @@ extension MetadataStore {
         try await pool.write { db in try self.queue(tasks, db, sourceTime: sourceTime ?? now) }
     }
 
-    /// Whether any task is due, leaving out the rules in `paused`: a read, so that idle workers polling for work do
-    /// not take the write lock.
-    package func hasDueReplicationTasks(excluding paused: Set<String> = []) async throws -> Bool {
+    /// Whether any task of `rules` is due: a read, so that idle workers polling for work do not take the write lock.
+    package func hasDueReplicationTasks(rules: [String]) async throws -> Bool {
+        guard !rules.isEmpty else { return false }
         let now = Self.now
-        let (clause, names) = Self.excluding(paused)
         return try await pool.read { db in
-            // Two lookups, each along an index, rather than one OR that scans the queue.
-            try Bool.fetchOne(
-                db,
-                sql: """
-                    SELECT EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'queued' AND not_before <= ?\(clause))
-                        OR EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'running' AND lease_until < ?\(clause))
-                    """, arguments: StatementArguments([now] + names + [now] + names)) ?? false
+            for rule in rules {
+                // Along the index, one rule at a time: the backlog of a rule left out is never walked.
+                if try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'queued' AND rule = ? AND not_before <= ?)
+                            OR EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'running' AND lease_until < ? AND rule = ?)
+                        """, arguments: [rule, now, now, rule]) == true
+                {
+                    return true
+                }
+            }
+            return false
         }
     }
 
-    /// Takes up to `limit` tasks that are due, for `lease` seconds, leaving out the rules in `paused`: queued ones,
-    /// and running ones whose worker let its lease run out (it died).
-    package func claimReplicationTasks(limit: Int, lease: Double, excluding paused: Set<String> = []) async throws
-        -> [ReplicationTask]
-    {
+    /// Takes up to `limit` due tasks of `rules`, soonest due first, for `lease` seconds: queued ones, and running ones
+    /// whose worker let its lease run out (it died).
+    package func claimReplicationTasks(limit: Int, lease: Double, rules: [String]) async throws -> [ReplicationTask] {
+        guard !rules.isEmpty else { return [] }
         let now = Self.now
-        let (clause, names) = Self.excluding(paused)
         return try await writeUnsynced { db in
+            var due = [(id: Int64, at: Double)]()
+            for rule in rules {
+                for row in try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id, not_before FROM replication_tasks WHERE state = 'queued' AND rule = ? AND not_before <= ?
+                            ORDER BY not_before LIMIT ?
+                        """, arguments: [rule, now, limit])
+                { due.append((row[0], row[1])) }
+                for row in try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id, lease_until FROM replication_tasks WHERE state = 'running' AND lease_until < ? AND rule = ?
+                            ORDER BY lease_until LIMIT ?
+                        """, arguments: [now, rule, limit])
+                { due.append((row[0], row[1])) }
+            }
+            let ids = due.sorted { $0.at < $1.at }.prefix(limit).map(\.id)
+            guard !ids.isEmpty else { return [] }
             let rows = try Row.fetchAll(
                 db,
-                sql: """
-                    UPDATE replication_tasks SET state = 'running', lease_until = ?, updated_at = ?
-                    WHERE id IN (
-                        SELECT id FROM (
-                            SELECT id FROM replication_tasks WHERE state = 'queued' AND not_before <= ?\(clause)
-                            UNION ALL
-                            SELECT id FROM replication_tasks WHERE state = 'running' AND lease_until < ?\(clause))
-                        ORDER BY id LIMIT ?)
-                    RETURNING *
-                    """, arguments: StatementArguments([now + lease, now, now] + names + [now] + names + [limit]))
+                sql: "UPDATE replication_tasks SET state = 'running', lease_until = ?, updated_at = ? WHERE id IN "
+                    + "(\(databaseQuestionMarks(count: ids.count))) RETURNING *",
+                arguments: StatementArguments([now + lease, now] + ids))
             return try rows.map(Self.task).sorted { $0.id < $1.id }
         }
     }
 
-    private static func excluding(_ rules: Set<String>) -> (clause: String, names: [String]) {
-        rules.isEmpty ? ("", []) : (" AND rule NOT IN (\(databaseQuestionMarks(count: rules.count)))", rules.sorted())
+    /// Fails the queued tasks of rules not in `rules` (a rule removed), so that they neither wait nor count forever.
+    package func failReplicationTasks(ofRulesOtherThan rules: Set<String>) async throws {
+        let now = Self.now
+        try await writeUnsynced { db in
+            try db.execute(
+                sql: "UPDATE replication_tasks SET state = 'failed', lease_until = NULL, updated_at = ?, "
+                    + "error = 'the rule no longer exists' WHERE state IN ('queued', 'running') AND rule NOT IN "
+                    + "(\(databaseQuestionMarks(count: rules.count)))",
+                arguments: StatementArguments([now] + rules.sorted()))
+        }
     }
 
     /// Hands claimed tasks back untried, due after `delay` seconds (their rule's remote is down): no attempt counted.
@@ -221,10 +244,14 @@ extension MetadataStore {
         }
     }
 
-    /// How many tasks are queued, and when the oldest of them was committed on the source.
-    package func replicationBacklog() async throws -> (count: Int, oldest: Double?) {
-        try await pool.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT count(*), min(source_time) FROM replication_tasks WHERE state = 'queued'")
+    /// How many tasks of `rules` are queued, and when the oldest of them was committed on the source.
+    package func replicationBacklog(rules: [String]) async throws -> (count: Int, oldest: Double?) {
+        guard !rules.isEmpty else { return (0, nil) }
+        return try await pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT count(*), min(source_time) FROM replication_tasks WHERE state = 'queued' AND rule IN "
+                    + "(\(databaseQuestionMarks(count: rules.count)))", arguments: StatementArguments(rules))
             return (row?[0] ?? 0, row?[1])
         }
     }
