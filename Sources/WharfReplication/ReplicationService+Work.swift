@@ -12,6 +12,7 @@ extension ReplicationService {
     /// (a worker with work goes on at once; an idle one waits before it looks again).
     func work() async throws -> Bool {
         let metadata = registry.metadata
+        if try await metadata.hasReplicationOutbox() { try await metadata.drainReplicationOutbox() }
         let active = activeRules()
         guard try await metadata.hasDueReplicationTasks(rules: active) else { return false }
         let tasks = try await metadata.claimReplicationTasks(limit: Self.batch, lease: seconds(settings.lease), rules: active)

@@ -142,6 +142,23 @@ enum MetadataSchema {
                     CREATE INDEX replication_tasks_queue ON replication_tasks(state, rule, not_before);
                     """)
         }
+        migrator.registerMigration("v7: replication outbox") { db in
+            // What a change queues, written in the change's own transaction: a table of its own, with no index but
+            // its key and no AUTOINCREMENT, so that a push writes one more page rather than five. Workers move its
+            // rows into replication_tasks.
+            try db.execute(
+                sql: """
+                    CREATE TABLE replication_outbox (
+                        rule TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        repository TEXT NOT NULL,
+                        reference TEXT NOT NULL,
+                        digest TEXT,
+                        source_time REAL NOT NULL,
+                        PRIMARY KEY (rule, kind, repository, reference)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -2,26 +2,23 @@ import Foundation
 import GRDB
 import WharfCore
 
-/// The replication task queue in the metadata store: written by the outbox inside the transaction of each change,
-/// claimed by workers under a lease (a worker that dies lets its lease run out, and the task is claimed again).
-/// Only queueing is durable; the claims and outcomes after it are bookkeeping whose loss costs a repeated copy, so
-/// they are written unsynced and do not hold the pushes that share the writer up behind an fsync each.
+/// The replication task queue in the metadata store. A change records its tasks in the outbox, inside its own
+/// transaction; workers move them into the queue and claim them under a lease (a worker that dies lets its lease run
+/// out, and the task is claimed again). Only the outbox is durable; the moves, claims and outcomes after it are
+/// bookkeeping whose loss costs a repeated copy, so they are written unsynced and do not hold the pushes that share
+/// the writer up behind an fsync each.
 extension MetadataStore {
-    /// Queues `tasks` in the current transaction. A task already queued for the same rule and reference is not
-    /// queued twice: a copy resolves its tag when it runs, so one copy catches up with any number of pushes.
+    /// Records `tasks` in the outbox, in the current transaction (the change's). One row per rule and reference: a
+    /// copy resolves its tag when it runs, so one copy catches up with any number of pushes.
     func queue(_ tasks: [ReplicationTask.New], _ db: Database, sourceTime: Double) throws {
         for task in tasks {
             try db.execute(
                 sql: """
-                    INSERT INTO replication_tasks(rule, kind, repository, reference, digest, state, not_before,
-                        source_time, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
-                    ON CONFLICT(rule, kind, repository, reference) WHERE state = 'queued' DO UPDATE SET digest = excluded.digest
+                    INSERT INTO replication_outbox(rule, kind, repository, reference, digest, source_time)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(rule, kind, repository, reference) DO UPDATE SET digest = excluded.digest
                     """,
-                arguments: [
-                    task.rule, task.kind.rawValue, task.repository, task.reference, task.digest, sourceTime, sourceTime,
-                    sourceTime, sourceTime,
-                ])
+                arguments: [task.rule, task.kind.rawValue, task.repository, task.reference, task.digest, sourceTime])
         }
     }
 
@@ -29,7 +26,32 @@ extension MetadataStore {
     package func queueReplication(_ tasks: [ReplicationTask.New], sourceTime: Double? = nil) async throws {
         guard !tasks.isEmpty else { return }
         let now = Self.now
-        try await pool.write { db in try self.queue(tasks, db, sourceTime: sourceTime ?? now) }
+        try await pool.write { db in
+            try self.queue(tasks, db, sourceTime: sourceTime ?? now)
+            try self.moveOutbox(db)
+        }
+    }
+
+    /// Whether changes have recorded tasks that are not in the queue yet.
+    package func hasReplicationOutbox() async throws -> Bool {
+        try await pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM replication_outbox)") ?? false }
+    }
+
+    /// Moves the outbox's tasks into the queue (where one is queued for the same reference already, it stays one).
+    package func drainReplicationOutbox() async throws {
+        try await writeUnsynced { db in try self.moveOutbox(db) }
+    }
+
+    private func moveOutbox(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO replication_tasks(rule, kind, repository, reference, digest, state, not_before, source_time,
+                    created_at, updated_at)
+                SELECT rule, kind, repository, reference, digest, 'queued', source_time, source_time, source_time,
+                    source_time FROM replication_outbox WHERE true
+                ON CONFLICT(rule, kind, repository, reference) WHERE state = 'queued' DO UPDATE SET digest = excluded.digest;
+                DELETE FROM replication_outbox;
+                """)
     }
 
     /// Whether any task of `rules` is due: a read, so that idle workers polling for work do not take the write lock.
@@ -223,6 +245,10 @@ extension MetadataStore {
                 summaries[rule, default: .init()].counts[state] = row[2]
                 summaries[rule, default: .init()].bytes += row[3] as Int64
             }
+            // Not moved into the queue yet, but queued all the same.
+            for row in try Row.fetchAll(db, sql: "SELECT rule, count(*) FROM replication_outbox GROUP BY rule") {
+                summaries[row[0] as String, default: .init()].counts[.queued, default: 0] += row[1] as Int
+            }
             for row in try Row.fetchAll(
                 db,
                 sql: """
@@ -248,10 +274,14 @@ extension MetadataStore {
     package func replicationBacklog(rules: [String]) async throws -> (count: Int, oldest: Double?) {
         guard !rules.isEmpty else { return (0, nil) }
         return try await pool.read { db in
+            let marks = databaseQuestionMarks(count: rules.count)
             let row = try Row.fetchOne(
                 db,
-                sql: "SELECT count(*), min(source_time) FROM replication_tasks WHERE state = 'queued' AND rule IN "
-                    + "(\(databaseQuestionMarks(count: rules.count)))", arguments: StatementArguments(rules))
+                sql: """
+                    SELECT count(*), min(source_time) FROM (
+                        SELECT source_time FROM replication_tasks WHERE state = 'queued' AND rule IN (\(marks))
+                        UNION ALL SELECT source_time FROM replication_outbox WHERE rule IN (\(marks)))
+                    """, arguments: StatementArguments(rules + rules))
             return (row?[0] ?? 0, row?[1])
         }
     }
