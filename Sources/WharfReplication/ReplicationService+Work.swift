@@ -36,7 +36,7 @@ extension ReplicationService {
             }
         }
         try await metadata.finishReplicationTasks(finished)
-        try await metadata.releaseReplicationTasks(untried, after: 0)
+        try await metadata.releaseReplicationTasks(untried)
         if let interruption { throw interruption }
         return true
     }

@@ -29,6 +29,15 @@ import WharfCore
         try await store.finishReplicationTasks([.init(id: retried[0].id, bytes: 7)])
         #expect(try await store.replicationTasks(rule: "r", state: .done, before: nil, limit: 10).map(\.bytes) == [7])
 
+        // A task handed back untried while a newer one for its reference was queued: one stays queued.
+        let again = ReplicationTask.New(rule: "r", kind: .copy, repository: "team/app", reference: "v3", digest: nil)
+        try await store.queueReplication([again])
+        let held = try await store.claimReplicationTasks(limit: 5, lease: 60, rules: ["r"])
+        try await store.queueReplication([again])
+        try await store.releaseReplicationTasks(held.map(\.id))
+        #expect(try await store.replicationBacklog(rules: ["r"]).count == 1)
+        _ = try await store.claimReplicationTasks(limit: 5, lease: 60, rules: ["r"])
+
         // A rule left out (its remote is down) is neither claimed nor counted; a rule removed fails its tasks.
         let other = ReplicationTask.New(rule: "down", kind: .copy, repository: "team/app", reference: "v2", digest: nil)
         try await store.queueReplication([other])

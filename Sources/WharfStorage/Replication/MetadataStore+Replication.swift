@@ -113,6 +113,7 @@ extension MetadataStore {
     package func failReplicationTasks(ofRulesOtherThan rules: Set<String>) async throws {
         let now = Self.now
         try await writeUnsynced { db in
+            try self.moveOutbox(db)
             try db.execute(
                 sql: "UPDATE replication_tasks SET state = 'failed', lease_until = NULL, updated_at = ?, "
                     + "error = 'the rule no longer exists' WHERE state IN ('queued', 'running') AND rule NOT IN "
@@ -121,15 +122,19 @@ extension MetadataStore {
         }
     }
 
-    /// Hands claimed tasks back untried, due after `delay` seconds (their rule's remote is down): no attempt counted.
-    package func releaseReplicationTasks(_ ids: [Int64], after delay: Double) async throws {
+    /// Hands claimed tasks back untried (their rule's remote went down meanwhile): no attempt counted. One that a
+    /// newer task for the same reference was queued behind meanwhile is dropped: that one copies what there is.
+    package func releaseReplicationTasks(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        let now = Self.now
+        let marks = databaseQuestionMarks(count: ids.count)
         try await writeUnsynced { db in
             try db.execute(
-                sql: "UPDATE replication_tasks SET state = 'queued', lease_until = NULL, not_before = ? WHERE state = 'running' "
-                    + "AND id IN (\(databaseQuestionMarks(count: ids.count)))",
-                arguments: StatementArguments([now + delay] + ids))
+                sql: """
+                    DELETE FROM replication_tasks AS t WHERE t.id IN (\(marks)) AND EXISTS (
+                        SELECT 1 FROM replication_tasks q WHERE q.state = 'queued' AND q.rule = t.rule AND q.kind = t.kind
+                        AND q.repository = t.repository AND q.reference = t.reference);
+                    UPDATE replication_tasks SET state = 'queued', lease_until = NULL WHERE state = 'running' AND id IN (\(marks));
+                    """, arguments: StatementArguments(ids + ids))
         }
     }
 
