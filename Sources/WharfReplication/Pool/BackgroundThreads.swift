@@ -25,6 +25,11 @@ final class BackgroundThreads: TaskExecutor {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        group.next().execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        // A job enqueued from one of these threads (an HTTP response resuming its worker) stays on it: no wake-up of
+        // another thread for it.
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop.flatMap { current in
+            group.makeIterator().contains { $0 === current } ? current : nil
+        }
+        (loop ?? group.next()).execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
