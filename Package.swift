@@ -81,6 +81,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WharfP2P",
+            dependencies: [
+                "WharfCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WharfReplication",
             dependencies: [
                 "WharfCore",
@@ -164,6 +173,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WharfP2PTests",
+            dependencies: [
+                "WharfP2P",
+                "WharfCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,66 @@
+import Testing
+
+@testable import WharfP2P
+
+/// The tracker's choices for one blob: peers that hold what the asker lacks, spare capacity first; the origin asked
+/// for each piece about once however many agents start together; bad and silent peers left out.
+@Suite struct SwarmTests {
+    @Test func peersWithWhatTheAskerLacksAndSpareCapacityComeFirst() {
+        var swarm = Swarm(pieceCount: 8)
+        swarm.announce(peer: "full-busy", address: "a:1", have: Set(0..<8), uploads: 4, capacity: 4, now: 0)
+        swarm.announce(peer: "half", address: "b:1", have: Set(0..<4), uploads: 0, capacity: 4, now: 0)
+        swarm.announce(peer: "most", address: "c:1", have: Set(0..<6), uploads: 1, capacity: 4, now: 0)
+        swarm.announce(peer: "useless", address: "d:1", have: [7], uploads: 0, capacity: 4, now: 0)
+        let lacking = Set(0..<6)
+        #expect(swarm.peers(for: "me", lacking: lacking, limit: 3, now: 1).map(\.id) == ["most", "half", "full-busy"])
+        #expect(swarm.peers(for: "most", lacking: lacking, limit: 5, now: 1).map(\.id) == ["half", "full-busy"])
+        // Silent past the timeout, or caught serving a bad piece: not offered.
+        #expect(swarm.peers(for: "me", lacking: lacking, limit: 5, now: 61).isEmpty)
+        swarm.distrust(peer: "most")
+        swarm.announce(peer: "most", address: "c:1", have: Set(0..<6), uploads: 0, capacity: 4, now: 2)
+        #expect(!swarm.peers(for: "me", lacking: lacking, limit: 5, now: 2).map(\.id).contains("most"))
+    }
+
+    @Test func agentsStartingTogetherFetchEachPieceFromTheOriginOnce() {
+        let pieces = 64
+        var swarm = Swarm(pieceCount: pieces)
+        let agents = (0..<8).map { "agent-\($0)" }
+        for agent in agents { swarm.announce(peer: agent, address: "\(agent):1", have: [], uploads: 0, capacity: 4, now: 0) }
+        var fromOrigin = [Int: [String]]()
+        var have = [String: Set<Int>]()
+        // Each asks for a few pieces at a time, fetches them and announces them, until none is left to assign.
+        for round in 1...pieces {
+            for agent in agents {
+                let lacking = Set(0..<pieces).subtracting(have[agent, default: []])
+                for piece in swarm.originPieces(for: agent, lacking: lacking, limit: 2, now: Double(round)) {
+                    fromOrigin[piece, default: []].append(agent)
+                    have[agent, default: []].insert(piece)
+                }
+                swarm.announce(
+                    peer: agent, address: "\(agent):1", have: have[agent, default: []], uploads: 0, capacity: 4,
+                    now: Double(round))
+            }
+        }
+        #expect(fromOrigin.count == pieces, "every piece is fetched by someone")
+        #expect(fromOrigin.values.allSatisfy { $0.count == 1 }, "a piece was sent to the origin twice")
+        #expect(Set(fromOrigin.values.map { $0[0] }).count == agents.count, "the seeding was not spread")
+    }
+
+    @Test func aPieceSomeoneHoldsComesFromPeersAndAStalledSeedIsReplaced() {
+        var swarm = Swarm(pieceCount: 4, seedTimeout: 30)
+        swarm.announce(peer: "holder", address: "h:1", have: [0, 1], uploads: 0, capacity: 4, now: 0)
+        swarm.announce(peer: "slow", address: "s:1", have: [], uploads: 0, capacity: 4, now: 0)
+        swarm.announce(peer: "me", address: "m:1", have: [], uploads: 0, capacity: 4, now: 0)
+        let slow = swarm.originPieces(for: "slow", lacking: Set(0..<4), limit: 4, now: 1)
+        #expect(Set(slow) == [2, 3], "pieces a peer holds went to the origin")
+        #expect(swarm.originPieces(for: "me", lacking: Set(0..<4), limit: 4, now: 2).isEmpty)
+        // The seed went silent: after the timeout its pieces are given to another agent.
+        swarm.announce(peer: "holder", address: "h:1", have: [0, 1], uploads: 0, capacity: 4, now: 61)
+        swarm.announce(peer: "me", address: "m:1", have: [], uploads: 0, capacity: 4, now: 61)
+        #expect(Set(swarm.originPieces(for: "me", lacking: Set(0..<4), limit: 4, now: 62)) == [2, 3])
+        // Announced pieces are no longer the origin's.
+        swarm.announce(peer: "me", address: "m:1", have: [2, 3], uploads: 0, capacity: 4, now: 63)
+        swarm.announce(peer: "new", address: "n:1", have: [], uploads: 0, capacity: 4, now: 63)
+        #expect(swarm.originPieces(for: "new", lacking: Set(0..<4), limit: 4, now: 63).isEmpty)
+    }
+}
