@@ -84,7 +84,9 @@ let package = Package(
             name: "WharfP2P",
             dependencies: [
                 "WharfCore",
+                "WharfStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

@@ -64,3 +64,21 @@ import Testing
         #expect(swarm.originPieces(for: "new", lacking: Set(0..<4), limit: 4, now: 63).isEmpty)
     }
 }
+
+/// The tracker over many blobs: a blob nobody announced is the asker's to seed; silent swarms go.
+@Suite struct TrackerTests {
+    @Test func firstAskerSeedsAndSilentSwarmsExpire() {
+        let tracker = Tracker(peerTimeout: 60)
+        let first = tracker.plan(digest: "d", pieceCount: 4, asker: "a", lacking: Set(0..<4), limit: 4, originLimit: 2, now: 0)
+        #expect(first.peers.isEmpty && first.fromOrigin == [0, 1])
+        tracker.announce(digest: "d", pieceCount: 4, peer: "a", address: "a:1", have: [0, 1], uploads: 0, capacity: 4, now: 1)
+        let second = tracker.plan(digest: "d", pieceCount: 4, asker: "b", lacking: Set(0..<4), limit: 4, originLimit: 4, now: 2)
+        #expect(second.peers.map(\.id) == ["a"] && Set(second.fromOrigin) == [2, 3])
+        tracker.distrust(peer: "a", digest: "d")
+        #expect(
+            tracker.plan(digest: "d", pieceCount: 4, asker: "b", lacking: [0], limit: 4, originLimit: 4, now: 3).peers.isEmpty)
+        tracker.announce(digest: "e", pieceCount: 1, peer: "c", address: "c:1", have: [0], uploads: 0, capacity: 4, now: 3)
+        tracker.expire(now: 100)
+        #expect(tracker.swarmCount == 0)
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Synchronization
+
+/// The tracker inside `wharf serve`: one swarm per blob, kept in memory (an agent announces again every few seconds,
+/// so a restarted tracker is whole again within a peer timeout). Swarms nobody announced to lately are dropped.
+package final class Tracker: Sendable {
+    package let peerTimeout: Double
+    private let swarms = Mutex<[String: Swarm]>([:])
+
+    package init(peerTimeout: Double = 60) { self.peerTimeout = peerTimeout }
+
+    package func announce(
+        digest: String, pieceCount: Int, peer: String, address: String, have: Set<Int>, uploads: Int, capacity: Int,
+        now: Double = Date().timeIntervalSince1970
+    ) {
+        swarms.withLock { swarms in
+            if swarms[digest]?.pieceCount != pieceCount {
+                swarms[digest] = Swarm(pieceCount: pieceCount, peerTimeout: peerTimeout)
+            }
+            swarms[digest]!.announce(peer: peer, address: address, have: have, uploads: uploads, capacity: capacity, now: now)
+        }
+    }
+
+    /// Up to `limit` peers for `asker`, and the pieces it should fetch from the origin itself (at most `originLimit`).
+    package func plan(
+        digest: String, pieceCount: Int, asker: String, lacking: Set<Int>, limit: Int, originLimit: Int,
+        now: Double = Date().timeIntervalSince1970
+    ) -> (peers: [Swarm.Peer], fromOrigin: [Int]) {
+        swarms.withLock { swarms in
+            // A blob nobody announced yet: the asker is its first seed, for all of it.
+            guard var swarm = swarms[digest], swarm.pieceCount == pieceCount else {
+                return ([], Array(lacking.sorted().prefix(originLimit)))
+            }
+            let peers = swarm.peers(for: asker, lacking: lacking, limit: limit, now: now)
+            let fromOrigin = swarm.originPieces(for: asker, lacking: lacking, limit: originLimit, now: now)
+            swarms[digest] = swarm
+            return (peers, fromOrigin)
+        }
+    }
+
+    /// An agent reports that `peer` served a piece of `digest` that failed its check.
+    package func distrust(peer: String, digest: String) {
+        swarms.withLock { _ = $0[digest]?.distrust(peer: peer) }
+    }
+
+    /// Drops the swarms whose every peer went silent.
+    package func expire(now: Double = Date().timeIntervalSince1970) {
+        swarms.withLock { swarms in swarms = swarms.filter { $0.value.hasLivePeers(now: now) } }
+    }
+
+    package var swarmCount: Int { swarms.withLock { $0.count } }
+}
+
+extension Swarm {
+    func hasLivePeers(now: Double) -> Bool { peers.values.contains { now - $0.lastSeen <= peerTimeout } }
+}
