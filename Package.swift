@@ -183,6 +183,8 @@ let package = Package(
             dependencies: [
                 "WharfP2P",
                 "WharfCore",
+                "WharfStorage",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

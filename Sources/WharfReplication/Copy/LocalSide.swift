@@ -51,7 +51,7 @@ struct LocalSide: RegistrySide {
 
     func readBlob(_ repository: String, _ digest: Digest, offset: Int64, length: Int64) async throws -> ByteStream {
         ByteStream(
-            base: LocalBlobStream(
+            base: BlobRangeStream(
                 registry: registry, repository: try RepositoryName(repository), digest: digest, offset: offset, length: length))
     }
 
@@ -95,44 +95,4 @@ struct LocalSide: RegistrySide {
     func referrers(_ repository: String, of digest: Digest) async throws -> [Descriptor] {
         try await registry.referrers(try RepositoryName(repository), of: digest, artifactType: nil)
     }
-}
-
-/// A range of a stored blob, read 1 MiB at a time; the file is open only while it is read.
-struct LocalBlobStream: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let registry: Registry
-    let repository: RepositoryName
-    let digest: Digest
-    let offset: Int64
-    let length: Int64
-
-    final class AsyncIterator: AsyncIteratorProtocol {
-        let stream: LocalBlobStream
-        var file: BlobFile?
-        var position: Int64
-        let end: Int64
-
-        init(_ stream: LocalBlobStream) {
-            self.stream = stream
-            position = stream.offset
-            end = stream.offset + stream.length
-        }
-
-        deinit { file?.close() }
-
-        func next() async throws -> ByteBuffer? {
-            guard position < end else {
-                file?.close()
-                file = nil
-                return nil
-            }
-            if file == nil { file = try await stream.registry.openBlob(stream.repository, stream.digest) }
-            let chunk = try await file!.read(at: position, count: Int(Swift.min(1 << 20, end - position)))
-            guard chunk.readableBytes > 0 else { throw RegistryError.internalError("blob \(stream.digest) ended early") }
-            position += Int64(chunk.readableBytes)
-            return chunk
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(self) }
 }

@@ -159,6 +159,18 @@ enum MetadataSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v8: p2p piece lists") { db in
+            // A blob's piece list per piece size (JSON), computed on first request; dropped with the blob.
+            try db.execute(
+                sql: """
+                    CREATE TABLE p2p_piece_lists (
+                        digest TEXT NOT NULL,
+                        piece_size INTEGER NOT NULL,
+                        list TEXT NOT NULL,
+                        PRIMARY KEY (digest, piece_size)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

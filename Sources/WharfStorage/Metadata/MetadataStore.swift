@@ -119,11 +119,11 @@ package final class MetadataStore: Sendable {
         }
     }
 
-    /// Forgets a blob whose content is gone: its row, every repository's link, and manifests stored as it
-    /// (with their tags and references).
+    /// Forgets a blob whose content is gone: its row, every repository's link, manifests stored as it (with their
+    /// tags and references), and its piece lists.
     package func deleteBlobRows(_ digest: Digest) async throws {
         try await pool.write { db in
-            for table in ["manifests", "repository_blobs", "blobs"] {
+            for table in ["manifests", "repository_blobs", "blobs", "p2p_piece_lists"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE digest = ?", arguments: [digest.description])
             }
         }
