@@ -112,6 +112,7 @@ let package = Package(
             dependencies: [
                 "WharfAudit",
                 "WharfAuth",
+                "WharfP2P",
                 "WharfReplication",
                 "WharfCore",
                 "WharfStorage",

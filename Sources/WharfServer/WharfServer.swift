@@ -7,6 +7,7 @@ import ServiceLifecycle
 import UnixSignals
 import WharfAudit
 import WharfAuth
+import WharfP2P
 import WharfReplication
 import WharfStorage
 
@@ -106,10 +107,14 @@ public enum WharfServer {
         }
         services.append(replication)
         let instance = try await registry.metadata.instanceID()
+        let p2pKey = try P2PKey.loadOrCreate(in: configuration.dataDirectory + "/p2p")
+        let p2p = P2PAPI(
+            key: p2pKey, tokens: try await PieceTokens(signingWith: p2pKey), lists: PieceLists(registry: registry),
+            tracker: Tracker())
         func responder(scheme: String) throws -> WharfResponder {
             WharfResponder(
                 api: DistributionAPI(registry: registry, metrics: metrics, instance: instance),
-                replication: ReplicationAPI(service: replication),
+                replication: ReplicationAPI(service: replication), p2p: p2p,
                 admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), audit: audit,
                 gate: gate, tokenEndpoint: tokenEndpoint, proxies: try TrustedProxies(configuration.audit.trustedProxies),
                 scheme: scheme, logger: logger)

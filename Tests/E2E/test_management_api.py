@@ -95,6 +95,7 @@ schema = schemathesis.pytest.from_fixture("api")
 admin_schema = schemathesis.pytest.from_fixture("admin_api")
 
 PROTECTED = re.compile(r"^/api/v1/")
+P2P_GRANTED = {"/p2p/v1/pieces", "/p2p/v1/announce", "/p2p/v1/peers"}
 
 
 @admin_schema.parametrize()
@@ -133,6 +134,9 @@ def test_as_refused_caller(case, wharf):
             assert status == (403 if name == "not an administrator" else 401), where
             if status == 401:
                 assert response.headers["www-authenticate"][0].startswith("Bearer realm="), where
+        elif case.path in P2P_GRANTED:
+            # A piece list needs the pull right; the tracker's other calls, a piece token, which no caller here has.
+            assert status >= 400, where
         elif case.path != "/auth/token":
             assert status == 200, where
 

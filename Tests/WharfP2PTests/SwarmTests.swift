@@ -69,14 +69,23 @@ import Testing
 @Suite struct TrackerTests {
     @Test func firstAskerSeedsAndSilentSwarmsExpire() {
         let tracker = Tracker(peerTimeout: 60)
-        let first = tracker.plan(digest: "d", pieceCount: 4, asker: "a", lacking: Set(0..<4), limit: 4, originLimit: 2, now: 0)
-        #expect(first.peers.isEmpty && first.fromOrigin == [0, 1])
-        tracker.announce(digest: "d", pieceCount: 4, peer: "a", address: "a:1", have: [0, 1], uploads: 0, capacity: 4, now: 1)
-        let second = tracker.plan(digest: "d", pieceCount: 4, asker: "b", lacking: Set(0..<4), limit: 4, originLimit: 4, now: 2)
-        #expect(second.peers.map(\.id) == ["a"] && Set(second.fromOrigin) == [2, 3])
+        let all = Set(0..<4)
+        let first = tracker.plan(digest: "d", pieceCount: 4, asker: "a", lacking: all, limit: 4, originLimit: 2, now: 0)
+        #expect(first.peers.isEmpty && first.fromOrigin.count == 2)
+        let other = tracker.plan(digest: "d", pieceCount: 4, asker: "z", lacking: all, limit: 4, originLimit: 4, now: 0)
+        #expect(Set(other.fromOrigin).isDisjoint(with: first.fromOrigin), "two first askers seed the same pieces")
+        #expect(Set(other.fromOrigin).union(first.fromOrigin) == all)
+        for (peer, pieces) in [("a", first.fromOrigin), ("z", other.fromOrigin)] {
+            tracker.announce(
+                digest: "d", pieceCount: 4, peer: peer, address: "\(peer):1", have: Set(pieces), uploads: 0, capacity: 4,
+                now: 1)
+        }
+        let second = tracker.plan(digest: "d", pieceCount: 4, asker: "b", lacking: all, limit: 4, originLimit: 4, now: 2)
+        #expect(Set(second.peers.map(\.id)) == ["a", "z"] && second.fromOrigin.isEmpty)
         tracker.distrust(peer: "a", digest: "d")
+        let fromA = Set(first.fromOrigin)
         #expect(
-            tracker.plan(digest: "d", pieceCount: 4, asker: "b", lacking: [0], limit: 4, originLimit: 4, now: 3).peers.isEmpty)
+            tracker.plan(digest: "d", pieceCount: 4, asker: "b", lacking: fromA, limit: 4, originLimit: 0, now: 3).peers.isEmpty)
         tracker.announce(digest: "e", pieceCount: 1, peer: "c", address: "c:1", have: [0], uploads: 0, capacity: 4, now: 3)
         tracker.expire(now: 100)
         #expect(tracker.swarmCount == 0)

@@ -57,14 +57,18 @@ package struct PieceTokens: Sendable {
         return try await keys.sign(claims, kid: JWKIdentifier(string: keyID))
     }
 
-    /// The claims of `token` when it is this registry's, unexpired, and for blob `digest`; else `Refused`.
-    package func verify(_ token: String, for digest: String) async throws -> PieceTokenClaims {
-        let claims: PieceTokenClaims
+    /// The claims of `token` when it is this registry's and unexpired; else `Refused`.
+    package func verify(_ token: String) async throws -> PieceTokenClaims {
         do {
-            claims = try await keys.verify(token, as: PieceTokenClaims.self)
+            return try await keys.verify(token, as: PieceTokenClaims.self)
         } catch {
             throw Refused(description: "the piece token is not valid: \(error)")
         }
+    }
+
+    /// The same, and for blob `digest`.
+    package func verify(_ token: String, for digest: String) async throws -> PieceTokenClaims {
+        let claims = try await verify(token)
         guard claims.digest == digest else { throw Refused(description: "the piece token is for another blob") }
         return claims
     }

@@ -74,6 +74,10 @@ package struct Swarm: Sendable {
     /// and no other agent is already fetching. Agents that start together each get a different part, so the origin
     /// serves each piece about once.
     package mutating func originPieces(for asker: String, lacking: Set<Int>, limit: Int, now: Double) -> [Int] {
+        // An agent that asks is there, though it has nothing to announce yet: its seeding is not given away.
+        if peers[asker] == nil {
+            peers[asker] = Peer(id: asker, address: "", have: [], uploads: 0, capacity: 0, lastSeen: now)
+        }
         let live = peers.values.filter { now - $0.lastSeen <= peerTimeout && !untrusted.contains($0.id) }
         let held = live.reduce(into: Set<Int>()) { $0.formUnion($1.have) }
         var chosen = seeding.filter { $0.value.peer == asker }.map(\.key).filter(lacking.contains)

@@ -21,16 +21,15 @@ package final class Tracker: Sendable {
         }
     }
 
-    /// Up to `limit` peers for `asker`, and the pieces it should fetch from the origin itself (at most `originLimit`).
+    /// Up to `limit` peers for `asker`, and the pieces it should fetch from the origin itself (at most `originLimit`;
+    /// the first agent to ask about a blob seeds it).
     package func plan(
         digest: String, pieceCount: Int, asker: String, lacking: Set<Int>, limit: Int, originLimit: Int,
         now: Double = Date().timeIntervalSince1970
     ) -> (peers: [Swarm.Peer], fromOrigin: [Int]) {
         swarms.withLock { swarms in
-            // A blob nobody announced yet: the asker is its first seed, for all of it.
-            guard var swarm = swarms[digest], swarm.pieceCount == pieceCount else {
-                return ([], Array(lacking.sorted().prefix(originLimit)))
-            }
+            var swarm = swarms[digest] ?? Swarm(pieceCount: pieceCount, peerTimeout: peerTimeout)
+            if swarm.pieceCount != pieceCount { swarm = Swarm(pieceCount: pieceCount, peerTimeout: peerTimeout) }
             let peers = swarm.peers(for: asker, lacking: lacking, limit: limit, now: now)
             let fromOrigin = swarm.originPieces(for: asker, lacking: lacking, limit: originLimit, now: now)
             swarms[digest] = swarm

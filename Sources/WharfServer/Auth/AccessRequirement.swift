@@ -14,9 +14,12 @@ enum AccessRequirement: Equatable {
     /// The management API: admin of the whole registry.
     case registryAdmin
 
-    init(route: V2Route?, method: HTTPRequest.Method, path: String) {
+    /// `repository`: the query parameter of that name, which names the repository of a P2P piece list.
+    init(route: V2Route?, method: HTTPRequest.Method, path: String, repository: String? = nil) {
         let reads = method == .get || method == .head
         switch route {
+        // Piece lists (and their tokens) are for those who may pull the blob; the tracker's other calls carry a token.
+        case nil where path == ServerEndpoint.p2pPieces.rawValue: self = .repository(repository ?? "", .pull)
         case nil: self = path.hasPrefix("/api/v1/") ? .registryAdmin : .open
         case .base: self = .loggedIn
         case .catalog: self = .catalog

@@ -15,6 +15,10 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
     case replicationRules = "/api/v1/replication/rules"
     case replicationRule = "/api/v1/replication/rules/{name}"
     case replicationRun = "/api/v1/replication/rules/{name}/run"
+    case p2pKey = "/p2p/v1/key"
+    case p2pPieces = "/p2p/v1/pieces"
+    case p2pAnnounce = "/p2p/v1/announce"
+    case p2pPeers = "/p2p/v1/peers"
     case token = "/auth/token"
     case health = "/healthz"
     case readiness = "/readyz"
@@ -22,8 +26,8 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
 
     var methods: [HTTPRequest.Method] {
         switch self {
-        case .gc, .keysRotate, .keysEncryptExisting, .replicationRun: [.post]
-        case .keys, .metrics, .replicationStatus, .replicationTasks, .replicationPool: [.get]
+        case .gc, .keysRotate, .keysEncryptExisting, .replicationRun, .p2pAnnounce, .p2pPeers: [.post]
+        case .keys, .metrics, .replicationStatus, .replicationTasks, .replicationPool, .p2pKey, .p2pPieces: [.get]
         case .replicationRules: [.get, .post]
         case .replicationRule: [.get, .put, .delete]
         case .key: [.delete]

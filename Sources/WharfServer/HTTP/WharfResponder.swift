@@ -18,6 +18,7 @@ struct WharfResponder: HTTPResponder {
     typealias Context = WharfRequestContext
     let api: DistributionAPI
     let replication: ReplicationAPI
+    let p2p: P2PAPI
     let admin: AdminAPI
     /// nil when auditing is off.
     let audit: RequestAudit?
@@ -59,7 +60,10 @@ struct WharfResponder: HTTPResponder {
             } else {
                 if let gate {
                     caller = try await gate.admit(
-                        request, requirement: AccessRequirement(route: route, method: request.method, path: path),
+                        request,
+                        requirement: AccessRequirement(
+                            route: route, method: request.method, path: path,
+                            repository: request.uri.queryParameters["repository"].map(String.init)),
                         client: client, scheme: scheme)
                 }
                 if let audit, RequestAudit.isWrite(request.method) {
@@ -123,10 +127,14 @@ struct WharfResponder: HTTPResponder {
     }
 
     private func handle(_ request: Request, route: V2Route?, caller: Caller) async throws -> Response {
-        if let route { try await api.respond(to: request, route: route, caller: caller) } else { try await other(request) }
+        if let route {
+            try await api.respond(to: request, route: route, caller: caller)
+        } else {
+            try await other(request, caller: caller)
+        }
     }
 
-    private func other(_ request: Request) async throws -> Response {
+    private func other(_ request: Request, caller: Caller) async throws -> Response {
         guard let (endpoint, parameter) = ServerEndpoint.match(request.uri.path), isServed(endpoint) else {
             throw RegistryError(.unsupported, status: 404, "no such endpoint", detail: String(request.uri.path.prefix(200)))
         }
@@ -134,6 +142,7 @@ struct WharfResponder: HTTPResponder {
         if let response = try await replication.respond(to: request, endpoint: endpoint, parameter: parameter) {
             return response
         }
+        if let response = try await p2p.respond(to: request, endpoint: endpoint, caller: caller) { return response }
         switch endpoint {
         case .audit:
             return try await AuditAPI(log: audit!.log).respond(to: request)

@@ -1,0 +1,122 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import WharfAuth
+import WharfCore
+import WharfP2P
+import WharfStorage
+
+/// The P2P tracker's HTTP face (`docs/p2p.md`):
+///
+///     GET  /p2p/v1/key                             the registry's P2P public key (open)
+///     GET  /p2p/v1/pieces?repository=R&digest=D    the blob's signed piece list and a piece token (pull on R)
+///     POST /p2p/v1/announce                        what an agent holds, where peers reach it (a piece token)
+///     POST /p2p/v1/peers                           peers for what an agent lacks, and what to fetch from the origin
+///
+/// The piece token stands for the pull right: it is issued only to a caller who may pull the blob there.
+struct P2PAPI: Sendable {
+    let key: P2PKey
+    let tokens: PieceTokens
+    let lists: PieceLists
+    let tracker: Tracker
+
+    struct Announcement: Decodable {
+        let token: String
+        let peer: String
+        let address: String
+        let have: [Int]
+        let uploads: Int
+        let capacity: Int
+        /// Peers that served this agent a piece that failed its check.
+        let distrust: [String]?
+    }
+
+    struct PeersRequest: Decodable {
+        let token: String
+        let peer: String
+        let lacking: [Int]
+        let limit: Int?
+        let originLimit: Int?
+    }
+
+    /// nil when the endpoint is not this API's.
+    func respond(to request: Request, endpoint: ServerEndpoint, caller: Caller) async throws -> Response? {
+        switch endpoint {
+        case .p2pKey:
+            struct Key: Encodable {
+                let keyID: String
+                let publicKey: String
+            }
+            return try AdminAPI.json(Key(keyID: key.id, publicKey: key.publicKeyPEM))
+        case .p2pPieces:
+            let query = request.uri.queryParameters
+            let repository = try RepositoryName(String(query["repository"] ?? ""))
+            let digest = try Digest(query["digest"] ?? "")
+            let list = try await lists.list(of: digest, in: repository)
+            struct Pieces: Encodable {
+                let list: SignedPieceList
+                let token: String
+            }
+            return try AdminAPI.json(
+                Pieces(
+                    list: try SignedPieceList(list, signedWith: key.privateKey, keyID: key.id),
+                    token: try await tokens.issue(
+                        subject: caller.identity.name, repository: repository.value, digest: digest.description)))
+        case .p2pAnnounce:
+            let announcement = try await body(request, as: Announcement.self)
+            let (list, _) = try await admitted(announcement.token)
+            for peer in announcement.distrust ?? [] { tracker.distrust(peer: peer, digest: list.digest) }
+            tracker.announce(
+                digest: list.digest, pieceCount: list.pieces.count, peer: announcement.peer, address: announcement.address,
+                have: Set(announcement.have), uploads: announcement.uploads, capacity: announcement.capacity)
+            return Response(status: .noContent)
+        case .p2pPeers:
+            let asked = try await body(request, as: PeersRequest.self)
+            let (list, _) = try await admitted(asked.token)
+            let plan = tracker.plan(
+                digest: list.digest, pieceCount: list.pieces.count, asker: asked.peer, lacking: Set(asked.lacking),
+                limit: min(max(asked.limit ?? 8, 1), 64), originLimit: min(max(asked.originLimit ?? 4, 0), 64))
+            struct Peer: Encodable {
+                let id: String
+                let address: String
+                let have: [Int]
+            }
+            struct Plan: Encodable {
+                let peers: [Peer]
+                let fromOrigin: [Int]
+            }
+            return try AdminAPI.json(
+                Plan(
+                    peers: plan.peers.map { Peer(id: $0.id, address: $0.address, have: $0.have.sorted()) },
+                    fromOrigin: plan.fromOrigin))
+        default:
+            return nil
+        }
+    }
+
+    /// The piece list a valid piece token is for (the token names its blob and repository).
+    private func admitted(_ token: String) async throws -> (PieceList, PieceTokenClaims) {
+        let claims: PieceTokenClaims
+        do {
+            claims = try await tokens.verify(token)
+        } catch {
+            throw RegistryError(.denied, status: 403, "the piece token is not valid", detail: "\(error)")
+        }
+        let list = try await lists.list(of: try Digest(claims.digest), in: try RepositoryName(claims.repository))
+        return (list, claims)
+    }
+
+    private func body<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T {
+        let bytes: ByteBuffer
+        do {
+            bytes = try await request.body.collect(upTo: 1 << 20)
+        } catch is NIOTooManyBytesError {
+            throw RegistryError(.sizeInvalid, status: 413, "a P2P request is at most 1 MiB")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView))
+        } catch {
+            throw RegistryError(.unsupported, status: 400, "the request body is not valid", detail: "\(error)")
+        }
+    }
+}
