@@ -111,6 +111,9 @@ public enum WharfServer {
         let p2p = P2PAPI(
             key: p2pKey, tokens: try await PieceTokens(signingWith: p2pKey), lists: PieceLists(registry: registry),
             tracker: Tracker())
+        // Swarms whose agents all went silent are dropped, so the tracker's memory follows the live swarms.
+        services.append(
+            PeriodicService(name: "p2p tracker expiry", interval: .seconds(60), logger: logger) { p2p.tracker.expire() })
         func responder(scheme: String) throws -> WharfResponder {
             WharfResponder(
                 api: DistributionAPI(registry: registry, metrics: metrics, instance: instance),

@@ -64,7 +64,7 @@ struct P2PAPI: Sendable {
                         subject: caller.identity.name, repository: repository.value, digest: digest.description)))
         case .p2pAnnounce:
             let announcement = try await body(request, as: Announcement.self)
-            let (list, _) = try await admitted(announcement.token)
+            let list = try await admitted(announcement.token)
             for peer in announcement.distrust ?? [] { tracker.distrust(peer: peer, digest: list.digest) }
             tracker.announce(
                 digest: list.digest, pieceCount: list.pieces.count, peer: announcement.peer, address: announcement.address,
@@ -72,7 +72,7 @@ struct P2PAPI: Sendable {
             return Response(status: .noContent)
         case .p2pPeers:
             let asked = try await body(request, as: PeersRequest.self)
-            let (list, _) = try await admitted(asked.token)
+            let list = try await admitted(asked.token)
             let plan = tracker.plan(
                 digest: list.digest, pieceCount: list.pieces.count, asker: asked.peer, lacking: Set(asked.lacking),
                 limit: min(max(asked.limit ?? 8, 1), 64), originLimit: min(max(asked.originLimit ?? 4, 0), 64))
@@ -95,15 +95,14 @@ struct P2PAPI: Sendable {
     }
 
     /// The piece list a valid piece token is for (the token names its blob and repository).
-    private func admitted(_ token: String) async throws -> (PieceList, PieceTokenClaims) {
+    private func admitted(_ token: String) async throws -> PieceList {
         let claims: PieceTokenClaims
         do {
             claims = try await tokens.verify(token)
         } catch {
             throw RegistryError(.denied, status: 403, "the piece token is not valid", detail: "\(error)")
         }
-        let list = try await lists.list(of: try Digest(claims.digest), in: try RepositoryName(claims.repository))
-        return (list, claims)
+        return try await lists.list(of: try Digest(claims.digest), in: try RepositoryName(claims.repository))
     }
 
     private func body<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T {
