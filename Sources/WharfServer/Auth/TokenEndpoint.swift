@@ -22,12 +22,8 @@ struct TokenEndpoint: Sendable {
             form = Dictionary(grouping: request.uri.queryParameters.map { (String($0.key), String($0.value)) }) { $0.0 }
                 .mapValues { $0.map(\.1) }
         case .post:
-            let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: Self.maxFormBytes)
-            } catch is NIOTooManyBytesError {
-                throw RegistryError(.sizeInvalid, status: 413, "the token form exceeds \(Self.maxFormBytes) bytes")
-            }
+            let body = try await request.collectBody(
+                upTo: Self.maxFormBytes, tooLarge: "the token form exceeds \(Self.maxFormBytes) bytes")
             form = Self.parseForm(String(buffer: body))
         default:
             throw RegistryError.unsupported("use GET or POST")

@@ -106,12 +106,7 @@ struct P2PAPI: Sendable {
     }
 
     private func body<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T {
-        let bytes: ByteBuffer
-        do {
-            bytes = try await request.body.collect(upTo: 1 << 20)
-        } catch is NIOTooManyBytesError {
-            throw RegistryError(.sizeInvalid, status: 413, "a P2P request is at most 1 MiB")
-        }
+        let bytes = try await request.collectBody(upTo: 1 << 20, tooLarge: "a P2P request is at most 1 MiB")
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView))
         } catch {

@@ -85,12 +85,7 @@ struct ReplicationAPI: Sendable {
 
     /// A rule as the body has it (JSON, the YAML file's shape); a field that is wrong or missing is named.
     private func document(_ request: Request) async throws -> RuleDocument {
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: 64 << 10)
-        } catch is NIOTooManyBytesError {
-            throw RegistryError(.sizeInvalid, status: 413, "a rule is at most 64 KiB")
-        }
+        let body = try await request.collectBody(upTo: 64 << 10, tooLarge: "a rule is at most 64 KiB")
         do {
             return try JSONDecoder().decode(RuleDocument.self, from: Data(body.readableBytesView))
         } catch let DecodingError.keyNotFound(key, context) {
