@@ -126,16 +126,26 @@ extension MetadataStore {
     /// newer task for the same reference was queued behind meanwhile is dropped: that one copies what there is.
     package func releaseReplicationTasks(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        let marks = databaseQuestionMarks(count: ids.count)
         try await writeUnsynced { db in
+            try self.dropSuperseded(ids, db)
             try db.execute(
-                sql: """
-                    DELETE FROM replication_tasks AS t WHERE t.id IN (\(marks)) AND EXISTS (
-                        SELECT 1 FROM replication_tasks q WHERE q.state = 'queued' AND q.rule = t.rule AND q.kind = t.kind
-                        AND q.repository = t.repository AND q.reference = t.reference);
-                    UPDATE replication_tasks SET state = 'queued', lease_until = NULL WHERE state = 'running' AND id IN (\(marks));
-                    """, arguments: StatementArguments(ids + ids))
+                sql: "UPDATE replication_tasks SET state = 'queued', lease_until = NULL WHERE state = 'running' AND id IN "
+                    + "(\(databaseQuestionMarks(count: ids.count)))",
+                arguments: StatementArguments(ids))
         }
+    }
+
+    /// Deletes those of `ids` that a newer task for the same rule and reference is queued behind (the unique index
+    /// allows one queued task per reference, and that one copies what there is); returns whether any was.
+    @discardableResult
+    private func dropSuperseded(_ ids: [Int64], _ db: Database) throws -> Bool {
+        try db.execute(
+            sql: """
+                DELETE FROM replication_tasks AS t WHERE t.id IN (\(databaseQuestionMarks(count: ids.count))) AND EXISTS (
+                    SELECT 1 FROM replication_tasks q WHERE q.state = 'queued' AND q.rule = t.rule AND q.kind = t.kind
+                    AND q.repository = t.repository AND q.reference = t.reference)
+                """, arguments: StatementArguments(ids))
+        return db.changesCount > 0
     }
 
     /// Extends the lease of tasks still being worked on.
@@ -183,20 +193,7 @@ extension MetadataStore {
     package func deferReplicationTask(_ id: Int64, error: String, bytes: Int64, retryAfter delay: Double?) async throws {
         let now = Self.now
         try await writeUnsynced { db in
-            if delay != nil {
-                let superseded =
-                    try Bool.fetchOne(
-                        db,
-                        sql: """
-                            SELECT EXISTS (SELECT 1 FROM replication_tasks q JOIN replication_tasks t ON t.id = ?
-                                WHERE q.state = 'queued' AND q.rule = t.rule AND q.kind = t.kind
-                                AND q.repository = t.repository AND q.reference = t.reference)
-                            """, arguments: [id]) ?? false
-                if superseded {
-                    try db.execute(sql: "DELETE FROM replication_tasks WHERE id = ?", arguments: [id])
-                    return
-                }
-            }
+            if delay != nil, try self.dropSuperseded([id], db) { return }
             try db.execute(
                 sql: """
                     UPDATE replication_tasks SET state = ?, attempts = attempts + 1, not_before = ?, lease_until = NULL,
