@@ -46,6 +46,12 @@ def digest(url, repository, tag):
     return answer.headers.get("Docker-Content-Digest") if answer.status_code == 200 else None
 
 
+def converged(url, repository, wanted, timeout):
+    """Waits until every tag of `wanted` (tag: manifest digest) is at that digest on the registry at `url`."""
+    for tag, manifest in wanted.items():
+        wait_until(lambda: digest(url, repository, tag) == manifest, what=f"{repository}:{tag}", timeout=timeout)
+
+
 def status(url, rule):
     return [s for s in requests.get(f"{url}/api/v1/replication/status", timeout=10).json() if s["rule"] == rule][0]
 
@@ -123,8 +129,7 @@ def test_a_source_killed_with_tasks_queued_and_in_flight_completes_them(tmp_path
         time.sleep(0.3)  # some copies under way
         a.kill()
         a = source(tmp_path, ("out", f"http://127.0.0.1:{port}"))
-        for tag, manifest in wanted.items():
-            wait_until(lambda: digest(target.url, "queued/app", tag) == manifest, what=f"queued/app:{tag}", timeout=90)
+        converged(target.url, "queued/app", wanted, timeout=90)
         wait_until(lambda: status(a.url, "out")["queued"] + status(a.url, "out")["running"] == 0, what="an empty queue")
     finally:
         a.stop()
@@ -143,8 +148,7 @@ def test_a_remote_that_is_down_is_tried_once_per_backoff_step_not_once_per_task(
         attempts = sum(task["attempts"] for task in tasks)
         assert len(tasks) == 12 and 1 <= attempts <= 8, f"{attempts} attempts on 12 tasks while the remote was down"
         target = Server(tmp_path / "t", port=port)
-        for tag, manifest in wanted.items():
-            wait_until(lambda: digest(target.url, "outage/app", tag) == manifest, what=f"outage/app:{tag}", timeout=30)
+        converged(target.url, "outage/app", wanted, timeout=30)
     finally:
         a.stop()
         if target:
@@ -161,8 +165,7 @@ def test_a_faulty_network_loses_nothing(tmp_path):
             wanted[f"s{i}"] = push_image(a.url, "faulty/app", f"s{i}", f"faulty-{i}")
         for i in range(2):
             wanted[f"b{i}"] = push_big_image(a.url, "faulty/app", f"b{i}", tmp_path / f"l{i}.bin", 6 << 20)
-        for tag, manifest in wanted.items():
-            wait_until(lambda: digest(target.url, "faulty/app", tag) == manifest, what=f"faulty/app:{tag}", timeout=120)
+        converged(target.url, "faulty/app", wanted, timeout=120)
         proxy.faults()
         final = status(a.url, "out")
         assert final["failed"] == 0, final["failures"]
