@@ -57,7 +57,7 @@ package struct Swarm: Sendable {
             let useful: Int
         }
         let candidates = peers.values
-            .filter { $0.id != asker && now - $0.lastSeen <= peerTimeout && !untrusted.contains($0.id) }
+            .filter { $0.id != asker && isLive($0, now: now) }
             .map { Candidate(peer: $0, useful: $0.have.intersection(lacking).count) }
             .filter { $0.useful > 0 }
         let ranked = candidates.sorted { a, b in
@@ -78,7 +78,7 @@ package struct Swarm: Sendable {
         if peers[asker] == nil {
             peers[asker] = Peer(id: asker, address: "", have: [], uploads: 0, capacity: 0, lastSeen: now)
         }
-        let live = peers.values.filter { now - $0.lastSeen <= peerTimeout && !untrusted.contains($0.id) }
+        let live = peers.values.filter { isLive($0, now: now) }
         let held = live.reduce(into: Set<Int>()) { $0.formUnion($1.have) }
         var chosen = seeding.filter { $0.value.peer == asker }.map(\.key).filter(lacking.contains)
         // Start where this agent's id points, so that agents asking together spread over the blob.
@@ -96,6 +96,9 @@ package struct Swarm: Sendable {
         }
         return Array(chosen.prefix(limit))
     }
+
+    /// Announced within the peer timeout, and never caught serving a bad piece.
+    func isLive(_ peer: Peer, now: Double) -> Bool { now - peer.lastSeen <= peerTimeout && !untrusted.contains(peer.id) }
 
     /// FNV-1a: the same for an id in every process (Swift's `hashValue` is seeded per process).
     static func stableHash(_ text: String) -> Int {

@@ -13,11 +13,8 @@ package final class Tracker: Sendable {
         digest: String, pieceCount: Int, peer: String, address: String, have: Set<Int>, uploads: Int, capacity: Int,
         now: Double = Date().timeIntervalSince1970
     ) {
-        swarms.withLock { swarms in
-            if swarms[digest]?.pieceCount != pieceCount {
-                swarms[digest] = Swarm(pieceCount: pieceCount, peerTimeout: peerTimeout)
-            }
-            swarms[digest]!.announce(peer: peer, address: address, have: have, uploads: uploads, capacity: capacity, now: now)
+        withSwarm(digest, pieceCount) {
+            $0.announce(peer: peer, address: address, have: have, uploads: uploads, capacity: capacity, now: now)
         }
     }
 
@@ -27,13 +24,19 @@ package final class Tracker: Sendable {
         digest: String, pieceCount: Int, asker: String, lacking: Set<Int>, limit: Int, originLimit: Int,
         now: Double = Date().timeIntervalSince1970
     ) -> (peers: [Swarm.Peer], fromOrigin: [Int]) {
-        swarms.withLock { swarms in
-            var swarm = swarms[digest] ?? Swarm(pieceCount: pieceCount, peerTimeout: peerTimeout)
-            if swarm.pieceCount != pieceCount { swarm = Swarm(pieceCount: pieceCount, peerTimeout: peerTimeout) }
+        withSwarm(digest, pieceCount) { swarm in
             let peers = swarm.peers(for: asker, lacking: lacking, limit: limit, now: now)
-            let fromOrigin = swarm.originPieces(for: asker, lacking: lacking, limit: originLimit, now: now)
-            swarms[digest] = swarm
-            return (peers, fromOrigin)
+            return (peers, swarm.originPieces(for: asker, lacking: lacking, limit: originLimit, now: now))
+        }
+    }
+
+    /// The swarm of `digest`, made (or made anew, for a list of another length) when needed.
+    private func withSwarm<T>(_ digest: String, _ pieceCount: Int, _ body: (inout Swarm) -> T) -> T {
+        swarms.withLock { swarms in
+            if swarms[digest]?.pieceCount != pieceCount {
+                swarms[digest] = Swarm(pieceCount: pieceCount, peerTimeout: peerTimeout)
+            }
+            return body(&swarms[digest]!)
         }
     }
 
@@ -51,5 +54,6 @@ package final class Tracker: Sendable {
 }
 
 extension Swarm {
+    /// Any peer announced lately, trusted or not (the swarm keeps who is untrusted).
     func hasLivePeers(now: Double) -> Bool { peers.values.contains { now - $0.lastSeen <= peerTimeout } }
 }
