@@ -168,7 +168,7 @@ public enum WharfServer {
     }
 
     /// The server's certificate chain and key, from PEM files; a clear error when either cannot be read.
-    private static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
+    static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate)
             return TLSConfiguration.makeServerConfiguration(

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WharfCore
 import WharfStorage
 
@@ -7,6 +8,8 @@ import WharfStorage
 package struct PieceLists: Sendable {
     let registry: Registry
     let pieceSize: Int64
+    /// Lists handed out lately, for the announcements and plans that follow (their piece token is the access check).
+    private let recent = RecentLists()
 
     package init(registry: Registry, pieceSize: Int64 = PieceList.defaultPieceSize) {
         self.registry = registry
@@ -17,12 +20,31 @@ package struct PieceLists: Sendable {
     package func list(of digest: Digest, in repository: RepositoryName) async throws -> PieceList {
         let size = try await registry.blobSize(repository, digest)
         if let stored = try await registry.metadata.pieceList(digest, pieceSize: pieceSize) {
-            return try JSONDecoder().decode(PieceList.self, from: Data(stored.utf8))
+            let list = try JSONDecoder().decode(PieceList.self, from: Data(stored.utf8))
+            recent.keep(list)
+            return list
         }
         let body = BlobRangeStream(registry: registry, repository: repository, digest: digest, offset: 0, length: size)
         let list = try await PieceHasher.pieceList(of: body, digest: digest, pieceSize: pieceSize)
         try await registry.metadata.savePieceList(
             digest, pieceSize: pieceSize, list: String(decoding: try list.canonicalBytes(), as: UTF8.self))
+        recent.keep(list)
         return list
+    }
+
+    /// A list handed out lately, without a store read.
+    package func known(_ digest: String) -> PieceList? { recent.lists.withLock { $0[digest] } }
+}
+
+/// At most `limit` lists; when full it starts again, as swarms are short-lived.
+final class RecentLists: Sendable {
+    let lists = Mutex<[String: PieceList]>([:])
+    let limit = 4096
+
+    func keep(_ list: PieceList) {
+        lists.withLock { lists in
+            if lists.count >= limit { lists.removeAll() }
+            lists[list.digest] = list
+        }
     }
 }

@@ -30,11 +30,14 @@ package struct PieceTokens: Sendable {
 
     private let keys: JWTKeyCollection
     private let keyID: String
+    /// The registry's key, which also signs piece lists.
+    package let publicKey: P256.Signing.PublicKey
 
     /// The origin: signs with its private key.
     package init(signingWith key: P2PKey) async throws {
         keys = JWTKeyCollection()
         keyID = key.id
+        publicKey = key.privateKey.publicKey
         await keys.add(ecdsa: try ES256PrivateKey(pem: key.privateKey.pemRepresentation), kid: JWKIdentifier(string: key.id))
     }
 
@@ -43,6 +46,7 @@ package struct PieceTokens: Sendable {
         let key = try P256.Signing.PublicKey(pemRepresentation: publicKeyPEM)
         keys = JWTKeyCollection()
         keyID = P2PKey.id(of: key)
+        publicKey = key
         await keys.add(ecdsa: try ES256PublicKey(pem: publicKeyPEM), kid: JWKIdentifier(string: keyID))
     }
 

@@ -2,6 +2,8 @@ import HTTPTypes
 
 extension HTTPField.Name {
     static let dockerContentDigest = Self("Docker-Content-Digest")!
+    /// Sent by `wharf agent` on its requests to the origin.
+    static let wharfP2PAgent = Self("Wharf-P2P-Agent")!
     static let dockerUploadUUID = Self("Docker-Upload-UUID")!
     static let dockerDistributionAPIVersion = Self("Docker-Distribution-API-Version")!
     static let ociSubject = Self("OCI-Subject")!

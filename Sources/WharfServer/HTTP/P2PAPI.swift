@@ -20,25 +20,6 @@ struct P2PAPI: Sendable {
     let lists: PieceLists
     let tracker: Tracker
 
-    struct Announcement: Decodable {
-        let token: String
-        let peer: String
-        let address: String
-        let have: [Int]
-        let uploads: Int
-        let capacity: Int
-        /// Peers that served this agent a piece that failed its check.
-        let distrust: [String]?
-    }
-
-    struct PeersRequest: Decodable {
-        let token: String
-        let peer: String
-        let lacking: [Int]
-        let limit: Int?
-        let originLimit: Int?
-    }
-
     /// nil when the endpoint is not this API's.
     func respond(to request: Request, endpoint: ServerEndpoint, caller: Caller) async throws -> Response? {
         switch endpoint {
@@ -53,12 +34,8 @@ struct P2PAPI: Sendable {
             let repository = try RepositoryName(String(query["repository"] ?? ""))
             let digest = try Digest(query["digest"] ?? "")
             let list = try await lists.list(of: digest, in: repository)
-            struct Pieces: Encodable {
-                let list: SignedPieceList
-                let token: String
-            }
             return try AdminAPI.json(
-                Pieces(
+                PieceGrant(
                     list: try SignedPieceList(list, signedWith: key.privateKey, keyID: key.id),
                     token: try await tokens.issue(
                         subject: caller.identity.name, repository: repository.value, digest: digest.description)))
@@ -76,18 +53,9 @@ struct P2PAPI: Sendable {
             let plan = tracker.plan(
                 digest: list.digest, pieceCount: list.pieces.count, asker: asked.peer, lacking: Set(asked.lacking),
                 limit: min(max(asked.limit ?? 8, 1), 64), originLimit: min(max(asked.originLimit ?? 4, 0), 64))
-            struct Peer: Encodable {
-                let id: String
-                let address: String
-                let have: [Int]
-            }
-            struct Plan: Encodable {
-                let peers: [Peer]
-                let fromOrigin: [Int]
-            }
             return try AdminAPI.json(
-                Plan(
-                    peers: plan.peers.map { Peer(id: $0.id, address: $0.address, have: $0.have.sorted()) },
+                PeerPlan(
+                    peers: plan.peers.map { PeerPlan.Peer(id: $0.id, address: $0.address, have: $0.have.sorted()) },
                     fromOrigin: plan.fromOrigin))
         default:
             return nil
@@ -102,6 +70,7 @@ struct P2PAPI: Sendable {
         } catch {
             throw RegistryError(.denied, status: 403, "the piece token is not valid", detail: "\(error)")
         }
+        if let known = lists.known(claims.digest) { return known }
         return try await lists.list(of: try Digest(claims.digest), in: try RepositoryName(claims.repository))
     }
 

@@ -8,6 +8,8 @@ final class RegistryMetrics: Sendable {
     let prometheus = PrometheusCollectorRegistry()
     let bytesIn: Counter
     let bytesOut: Counter
+    /// The part of `bytesOut` that went to P2P agents (blob requests with `Wharf-P2P-Agent`).
+    let bytesToAgents: Counter
     private let blobsStored: Gauge
     private let blobBytesStored: Gauge
     private let uploadsInProgress: Gauge
@@ -24,6 +26,8 @@ final class RegistryMetrics: Sendable {
     init() {
         bytesIn = prometheus.makeCounter(name: "wharf_http_received_bytes_total", help: "Request body bytes received.")
         bytesOut = prometheus.makeCounter(name: "wharf_http_sent_bytes_total", help: "Blob and manifest bytes sent.")
+        bytesToAgents = prometheus.makeCounter(
+            name: "wharf_p2p_origin_bytes_to_agents_total", help: "Blob bytes sent to P2P agents (wharf agent).")
         blobsStored = prometheus.makeGauge(name: "wharf_blobs_stored", help: "Blobs in the content store.")
         blobBytesStored = prometheus.makeGauge(name: "wharf_blob_bytes_stored", help: "Bytes of blobs in the content store.")
         uploadsInProgress = prometheus.makeGauge(name: "wharf_uploads_in_progress", help: "Open upload sessions.")

@@ -52,6 +52,7 @@ extension DistributionAPI {
             throw error
         }
         let bytesOut = metrics.bytesOut
+        let toAgent = request.headers[.wharfP2PAgent] != nil ? metrics.bytesToAgents : nil
         let logger = registry.logger
         let body = ResponseBody(contentLength: Int(range.count)) { writer in
             defer { file.close() }
@@ -60,6 +61,7 @@ extension DistributionAPI {
             while true {
                 try await writer.write(next)
                 bytesOut.increment(by: Int64(next.readableBytes))
+                toAgent?.increment(by: Int64(next.readableBytes))
                 offset += Int64(next.readableBytes)
                 guard offset <= range.end else { break }
                 do {

@@ -11,7 +11,7 @@ import WharfCore
 #endif
 
 /// Runs blocking file-system work on NIO's thread pool, off the cooperative executor.
-func blockingIO<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+package func blockingIO<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await NIOThreadPool.singleton.runIfActive(body)
 }
 
@@ -22,8 +22,8 @@ func posixError(_ operation: String, _ path: String, errno code: Int32 = errno) 
 }
 
 /// An open file, used with positional reads and writes. Closed exactly once, by `close()` or at deinit.
-final class FileDescriptor: @unchecked Sendable {
-    let path: String
+package final class FileDescriptor: @unchecked Sendable {
+    package let path: String
     private var fd: Int32  // only mutated by close(), which callers never race with IO
 
     private init(path: String, fd: Int32) {
@@ -33,14 +33,14 @@ final class FileDescriptor: @unchecked Sendable {
 
     deinit { if fd >= 0 { _ = Glibc.close(fd) } }
 
-    static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) throws(RegistryError) -> FileDescriptor {
+    package static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) throws(RegistryError) -> FileDescriptor {
         let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw posixError("open", path) }
         return FileDescriptor(path: path, fd: fd)
     }
 
     /// nil when the file does not exist.
-    static func openForReading(_ path: String) throws(RegistryError) -> FileDescriptor? {
+    package static func openForReading(_ path: String) throws(RegistryError) -> FileDescriptor? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -49,18 +49,18 @@ final class FileDescriptor: @unchecked Sendable {
         return FileDescriptor(path: path, fd: fd)
     }
 
-    func close() {
+    package func close() {
         if fd >= 0 { _ = Glibc.close(fd) }
         fd = -1
     }
 
-    func size() throws(RegistryError) -> Int64 {
+    package func size() throws(RegistryError) -> Int64 {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw posixError("fstat", path) }
         return Int64(info.st_size)
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(RegistryError) {
+    package func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(RegistryError) {
         var written = 0
         while written < bytes.count {
             let n = pwrite(fd, bytes.baseAddress! + written, bytes.count - written, off_t(offset) + off_t(written))
@@ -73,7 +73,7 @@ final class FileDescriptor: @unchecked Sendable {
     }
 
     /// Reads up to `count` bytes at `offset`; fewer only at the end of the file.
-    func read(count: Int, at offset: Int64, allocator: ByteBufferAllocator) throws(RegistryError) -> ByteBuffer {
+    package func read(count: Int, at offset: Int64, allocator: ByteBufferAllocator) throws(RegistryError) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: count)
         var failure: Int32 = 0
         while buffer.readableBytes < count {
@@ -94,17 +94,17 @@ final class FileDescriptor: @unchecked Sendable {
     }
 
     /// Reads `count` bytes at `offset`; a file that ends before them is damaged.
-    func readExactly(_ count: Int, at offset: Int64) throws(RegistryError) -> [UInt8] {
+    package func readExactly(_ count: Int, at offset: Int64) throws(RegistryError) -> [UInt8] {
         let buffer = try read(count: count, at: offset, allocator: ByteBufferAllocator())
         guard buffer.readableBytes == count else { throw RegistryError.internalError("\(path) ends early") }
         return Array(buffer.readableBytesView)
     }
 
-    func truncate(to size: Int64) throws(RegistryError) {
+    package func truncate(to size: Int64) throws(RegistryError) {
         guard ftruncate(fd, off_t(size)) == 0 else { throw posixError("truncate", path) }
     }
 
-    func sync() throws(RegistryError) {
+    package func sync() throws(RegistryError) {
         guard fsync(fd) == 0 else { throw posixError("fsync", path) }
     }
 }

@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+
+extension Agent {
+    /// How often a download tells the tracker what it holds and asks it for peers.
+    static let planInterval = 0.3
+    /// How often a download that lost the tracker tries it again (meanwhile the origin serves).
+    static let trackerRetryInterval = 3.0
+
+    /// Fills `fetch`: up to M pieces at once, as `PieceScheduler` picks them; every piece checked against the signed
+    /// list before it is stored. The tracker hears what this agent holds at every plan; a peer that served a bad
+    /// piece is reported there and never asked again for this blob.
+    func download(_ fetch: BlobFetch, repository: String, authorization: String?) async {
+        let list = fetch.list
+        var scheduler = PieceScheduler(
+            pieceCount: list.pieces.count, missing: Set(list.pieces.indices), slots: settings.piecesInFlight)
+        var distrusted: [String] = []
+        var trackerDown = false
+        var planning = false
+        var lastPlan = -Double.infinity
+        var lastProgress = Date().timeIntervalSince1970
+        var originFailures = 0
+
+        enum Outcome: Sendable {
+            case tick
+            case plan(Result<PeerPlan, any Error>, reported: [String])
+            case piece(Int, PieceScheduler.Source, Result<ByteBuffer, any Error>)
+        }
+
+        let failure: (any Error)? = await withTaskGroup(of: Outcome.self) { group in
+            var ticking = false
+            while !scheduler.isDone {
+                let now = Date().timeIntervalSince1970
+                // The plan runs beside the pieces: a tracker that hangs holds up nothing.
+                if !planning, now - lastPlan >= (trackerDown ? Self.trackerRetryInterval : Self.planInterval) {
+                    planning = true
+                    lastPlan = now
+                    let announcement = announcement(fetch, distrust: distrusted)
+                    let asked = PeersRequest(
+                        token: fetch.grant.token, peer: id, lacking: scheduler.wanted, limit: settings.peerLimit,
+                        originLimit: settings.piecesInFlight)
+                    let reported = distrusted
+                    distrusted = []
+                    group.addTask {
+                        do {
+                            try await self.client.announce(announcement)
+                            return .plan(.success(try await self.client.plan(asked)), reported: reported)
+                        } catch {
+                            return .plan(.failure(error), reported: reported)
+                        }
+                    }
+                }
+                // Pieces go to the origin whatever the plan when the tracker is gone; one does when nothing arrived
+                // for a while and nothing is under way (a seed that went quiet, say).
+                var forceOne = scheduler.running == 0 && now - lastProgress > settings.stallTimeout
+                while let (piece, source) = scheduler.next(
+                    now: now, originFor: trackerDown || forceOne ? scheduler.wanted.first : nil)
+                {
+                    forceOne = false
+                    group.addTask {
+                        .piece(piece, source, await self.fetchPiece(piece, of: fetch, from: source, repository, authorization))
+                    }
+                }
+                if !ticking {
+                    ticking = true
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(Int(Self.planInterval * 1000)))
+                        return .tick
+                    }
+                }
+                guard let outcome = await group.next() else { break }
+                switch outcome {
+                case .tick:
+                    ticking = false
+                case .plan(.success(let plan), _):
+                    planning = false
+                    trackerDown = false
+                    scheduler.learn(plan)
+                case .plan(.failure, let reported):
+                    planning = false
+                    distrusted += reported
+                    if !trackerDown { stats.trackerFailures.add(1, ordering: .relaxed) }
+                    trackerDown = true
+                case .piece(let piece, let source, .success(let bytes)):
+                    scheduler.finished(piece, stored: true)
+                    lastProgress = Date().timeIntervalSince1970
+                    switch source {
+                    case .origin: stats.originBytes.add(Int64(bytes.readableBytes), ordering: .relaxed)
+                    case .peer: stats.peerBytes.add(Int64(bytes.readableBytes), ordering: .relaxed)
+                    }
+                case .piece(let piece, let source, .failure(let error)):
+                    scheduler.finished(piece, stored: false)
+                    switch (source, error) {
+                    case (.peer(let peer, _), is BadPiece):
+                        stats.badPieces.add(1, ordering: .relaxed)
+                        distrusted.append(peer)
+                        scheduler.avoid(peer, until: .infinity)
+                        logger.warning("a peer served a bad piece", metadata: ["peer": "\(peer)", "piece": "\(piece)"])
+                    case (.peer(let peer, _), _):
+                        scheduler.avoid(peer, until: Date().timeIntervalSince1970 + 2)
+                    case (.origin, let error):
+                        originFailures += 1
+                        let refused = (error as? OriginClient.Failure).map { [401, 403, 404].contains($0.status) } ?? false
+                        if refused || originFailures > 5 {
+                            group.cancelAll()
+                            return error
+                        }
+                    }
+                }
+            }
+            group.cancelAll()
+            return nil
+        }
+        finish(fetch, error: failure)
+        // Peers hear at once that this agent holds the whole blob.
+        if failure == nil { try? await client.announce(announcement(fetch, distrust: distrusted)) }
+    }
+
+    struct BadPiece: Error {}
+
+    /// Fetches, checks and stores one piece; the piece's bytes on success (only their count is used).
+    private func fetchPiece(
+        _ piece: Int, of fetch: BlobFetch, from source: PieceScheduler.Source, _ repository: String,
+        _ authorization: String?
+    ) async -> Result<ByteBuffer, any Error> {
+        let list = fetch.list
+        let range = list.range(of: piece)
+        do {
+            let bytes: ByteBuffer
+            switch source {
+            case .origin:
+                bytes = try await client.originRange(
+                    repository: repository, digest: list.digest, range: range, authorization: authorization)
+            case .peer(_, let address):
+                bytes = try await client.peerPiece(
+                    address: address, digest: list.digest, index: piece, count: Int64(range.count), token: fetch.grant.token)
+            }
+            guard bytes.withUnsafeReadableBytes({ list.verify($0, piece: piece) }) else { throw BadPiece() }
+            try fetch.store(bytes, piece: piece)
+            return .success(bytes)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func announcement(_ fetch: BlobFetch, distrust: [String]) -> Announcement {
+        Announcement(
+            token: fetch.grant.token, peer: id, address: settings.peerAddress, have: fetch.held,
+            uploads: uploads.load(ordering: .relaxed), capacity: settings.uploadSlots,
+            distrust: distrust.isEmpty ? nil : distrust)
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Logging
+import WharfP2P
+import WharfServer
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run a P2P agent: a registry mirror for this node that fetches blobs from other agents.",
+        discussion: """
+            Point the node's container engine at --listen as a mirror of the origin (see the README). Blobs come as \
+            pieces from other agents and, within the tracker's budget, from the origin; every piece is checked \
+            against the registry's signed piece list, and the whole blob against its digest.
+            """
+    )
+
+    @Option(help: ArgumentHelp("The registry this agent fronts.", valueName: "url"))
+    var origin: String
+
+    @Option(help: ArgumentHelp("The tracker, when it is not the origin.", valueName: "url"))
+    var tracker: String?
+
+    @Option(help: ArgumentHelp("Address the mirror listens on.", valueName: "host:port"))
+    var listen = "127.0.0.1:5001"
+
+    @Option(help: ArgumentHelp("Address other agents fetch pieces from.", valueName: "host:port"))
+    var peerListen = "0.0.0.0:5002"
+
+    @Option(help: ArgumentHelp("How other agents reach the peer port, when not by --peer-listen.", valueName: "url"))
+    var peerAdvertise: String?
+
+    @Option(help: ArgumentHelp("TLS certificate of the peer port (PEM).", valueName: "file"))
+    var peerTLSCert: String?
+
+    @Option(help: ArgumentHelp("TLS key of the peer port (PEM).", valueName: "file"))
+    var peerTLSKey: String?
+
+    @Option(help: ArgumentHelp("CA that signs the origin's and the peers' certificates.", valueName: "file"))
+    var caFile: String?
+
+    @Flag(help: "Trust any TLS certificate of the origin and the peers.")
+    var insecure = false
+
+    @Option(help: ArgumentHelp("Where verified blobs are kept.", valueName: "dir"))
+    var cacheDir = "./agent-cache"
+
+    @Option(help: ArgumentHelp("Most bytes the cache keeps (e.g. 20GiB).", valueName: "size"))
+    var cacheSize = "20GiB"
+
+    @Option(help: "Pieces of one blob fetched at once.")
+    var piecesInFlight = 8
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    @Flag(help: .hidden)
+    var testCorruptServedPieces = false
+
+    func validate() throws {
+        guard AgentSettings.parseSize(cacheSize) != nil else { throw ValidationError("--cache-size: not a size: \(cacheSize)") }
+        guard (peerTLSCert == nil) == (peerTLSKey == nil) else {
+            throw ValidationError("--peer-tls-cert and --peer-tls-key go together")
+        }
+        guard piecesInFlight > 0 else { throw ValidationError("--pieces-in-flight must be at least 1") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        try await AgentServer.run(
+            .init(
+                origin: origin, tracker: tracker, listen: listen, peerListen: peerListen, peerAdvertise: peerAdvertise,
+                peerTLSCertificate: peerTLSCert, peerTLSKey: peerTLSKey, cacheDirectory: cacheDir,
+                cacheSize: AgentSettings.parseSize(cacheSize)!, caFile: caFile, insecure: insecure,
+                piecesInFlight: piecesInFlight, corruptServedPieces: testCorruptServedPieces),
+            logger: Logger(label: "wharf-agent"))
+    }
+}

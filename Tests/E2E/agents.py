@@ -1,0 +1,94 @@
+"""`wharf agent` processes for the P2P tests and benchmarks: each on its own loopback ports with its own cache, and
+a registries.conf that makes skopeo pull through it as a mirror of the origin."""
+
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import free_port, run, wharf_binary
+
+
+def metrics(url: str) -> dict:
+    """A /metrics page as {name: value} (counters and gauges without labels, summed over labels otherwise)."""
+    values = {}
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as page:
+        for line in page.read().decode().splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            name, value = line.rsplit(" ", 1)
+            name = name.split("{", 1)[0]
+            values[name] = values.get(name, 0) + float(value)
+    return values
+
+
+class Agent:
+    def __init__(self, base: Path, origin_url: str, tracker=None, cache_size="20GiB", args=(), log_level="warning"):
+        base.mkdir(parents=True, exist_ok=True)
+        self.base = base
+        self.origin_url = origin_url
+        self.port, self.peer_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cache = base / "cache"
+        self.log_path = base / "agent.log"
+        self.command = [wharf_binary(), "agent", "--origin", origin_url, "--listen", f"127.0.0.1:{self.port}",
+                        "--peer-listen", f"127.0.0.1:{self.peer_port}", "--cache-dir", str(self.cache),
+                        "--cache-size", cache_size, "--log-level", log_level,
+                        *(["--tracker", tracker] if tracker else []), *map(str, args)]
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"wharf agent exited: {self.log_path.read_text()}")
+                time.sleep(0.1)
+        raise RuntimeError("wharf agent did not start")
+
+    def metrics(self) -> dict:
+        return metrics(self.url)
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+    def registries_conf(self) -> Path:
+        """The node's registries.conf: the origin, with this agent as its mirror (both plain HTTP here)."""
+        origin = self.origin_url.split("://", 1)[1]
+        path = self.base / "registries.conf"
+        path.write_text(f"""
+[[registry]]
+location = "{origin}"
+insecure = true
+
+[[registry.mirror]]
+location = "127.0.0.1:{self.port}"
+insecure = true
+""")
+        return path
+
+    def pull(self, reference: str, dest: Path, creds=None, check=True):
+        """skopeo copy of `reference` (on the origin) into a dir: layout, through this agent as the mirror."""
+        return self.pull_command(reference, dest, creds, check=check)
+
+    def pull_command(self, reference, dest, creds=None, check=True, background=False):
+        args = ["skopeo", "--registries-conf", str(self.registries_conf()), "copy", "--retry-times", "0",
+                *(["--src-creds", creds] if creds else []), f"docker://{reference}", f"dir:{dest}"]
+        if background:
+            return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return run(*args, check=check)
