@@ -93,10 +93,41 @@ package final class Agent: Sendable {
         guard list.pieces.count > 1 else { return .direct }
         remember(grant)
         if cache.beginReading(key) {
-            stats.cacheHits.add(1, ordering: .relaxed)
-            return .pieces(nil, list)
+            if await checkCached(list) {
+                stats.cacheHits.add(1, ordering: .relaxed)
+                return .pieces(nil, list)
+            }
+            cache.endReading(key)
         }
         return .pieces(startOrJoin(grant, repository: repository, authorization: authorization), list)
+    }
+
+    /// A blob kept from before a restart is read through once against its digest before it is served again (the
+    /// lazy re-check); one that fails is dropped, and fetched anew.
+    private func checkCached(_ list: PieceList) async -> Bool {
+        guard cache.isUnverified(list.digest) else { return true }
+        let path = cache.path(list.digest)
+        let sound = (try? await blockingIO {
+            guard let file = try WharfStorage.FileDescriptor.openForReading(path), try file.size() == list.size else {
+                return false
+            }
+            var hasher = DigestHasher(try Digest(list.digest).algorithm)
+            var offset: Int64 = 0
+            while offset < list.size {
+                let chunk = try file.read(count: 1 << 20, at: offset, allocator: ByteBufferAllocator())
+                guard chunk.readableBytes > 0 else { return false }
+                chunk.withUnsafeReadableBytes { hasher.update($0) }
+                offset += Int64(chunk.readableBytes)
+            }
+            return hasher.finalize().description == list.digest
+        }) ?? false
+        if sound {
+            cache.markVerified(list.digest)
+        } else {
+            logger.error("a cached blob failed its check after a restart: fetched anew", metadata: ["digest": "\(list.digest)"])
+            cache.remove(list.digest)
+        }
+        return sound
     }
 
     private func remember(_ grant: PieceGrant) {

@@ -24,6 +24,8 @@ package final class BlobCache: Sendable {
         var size: Int64
         var lastUsed: Double
         var readers = 0
+        /// False for a blob found on disk at start, until its bytes were checked once more.
+        var verified = true
     }
 
     package init(directory: String, limit: Int64) throws {
@@ -42,7 +44,8 @@ package final class BlobCache: Sendable {
                 FileSystem.remove(path)
                 continue
             }
-            state.entries[digest] = Entry(size: size, lastUsed: FileSystem.modificationTime(path) ?? 0)
+            state.entries[digest] = Entry(
+                size: size, lastUsed: FileSystem.modificationTime(path) ?? 0, verified: false)
         }
         state.clock = state.entries.values.map(\.lastUsed).max() ?? 0
         self.state = Mutex(state)
@@ -73,6 +76,11 @@ package final class BlobCache: Sendable {
             return true
         }
     }
+
+    /// Whether a cached blob was found at start and not checked since (see `Agent.checkCached`).
+    package func isUnverified(_ digest: String) -> Bool { state.withLock { $0.entries[digest]?.verified == false } }
+
+    package func markVerified(_ digest: String) { state.withLock { $0.entries[digest]?.verified = true } }
 
     package func endReading(_ digest: String) {
         state.withLock { state in state.entries[digest]?.readers -= 1 }

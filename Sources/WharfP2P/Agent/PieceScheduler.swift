@@ -1,7 +1,7 @@
 /// Chooses the next piece of one blob to fetch, and from where: pieces the tracker granted from the origin budget
 /// (at most half the slots, so peer fetches go on beside them), then the rarest piece that some trusted peer holds,
-/// from the holder this agent asks least at the moment; the origin for what no peer has after a stall, or for
-/// everything when the tracker cannot be reached.
+/// from the holder this agent asks least at the moment; the origin for a piece whose holders all failed this agent,
+/// for what no peer has after a stall, and for everything when the tracker cannot be reached.
 struct PieceScheduler {
     enum Source: Equatable, Hashable {
         case origin
@@ -49,7 +49,19 @@ struct PieceScheduler {
         if fromOrigin < (slots + 1) / 2, let piece = nextGranted() { return start(piece, .origin) }
         if let (piece, peer) = rarestFromPeers(now: now) { return start(piece, peer) }
         if let piece = nextGranted() { return start(piece, .origin) }
+        if fromOrigin < (slots + 1) / 2, let piece = orphaned(now: now) { return start(piece, .origin) }
         return nil
+    }
+
+    /// A piece whose every holder this agent stopped asking (it vanished, or lied): the tracker still counts it as
+    /// held, so it grants it to nobody, and the origin serves it.
+    private func orphaned(now: Double) -> Int? {
+        let avoided = Set(avoidedUntil.filter { $0.value > now }.keys)
+        guard !avoided.isEmpty else { return nil }
+        return wanted.first { piece in
+            let holders = holdings.filter { $0.value.contains(piece) }.keys
+            return !holders.isEmpty && holders.allSatisfy(avoided.contains)
+        }
     }
 
     private mutating func nextGranted() -> Int? {
