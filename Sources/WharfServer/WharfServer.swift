@@ -7,6 +7,7 @@ import ServiceLifecycle
 import UnixSignals
 import WharfAudit
 import WharfAuth
+import WharfCore
 import WharfP2P
 import WharfReplication
 import WharfStorage
@@ -108,15 +109,16 @@ public enum WharfServer {
         services.append(replication)
         let instance = try await registry.metadata.instanceID()
         let p2pKey = try P2PKey.loadOrCreate(in: configuration.dataDirectory + "/p2p")
+        let preheater = Preheater(registry: registry, pushRules: configuration.p2pPreheat.map { RepositoryPattern($0) })
         let p2p = P2PAPI(
             key: p2pKey, tokens: try await PieceTokens(signingWith: p2pKey), lists: PieceLists(registry: registry),
-            tracker: Tracker())
+            tracker: Tracker(), preheater: preheater)
         // Swarms whose agents all went silent are dropped, so the tracker's memory follows the live swarms.
         services.append(
             PeriodicService(name: "p2p tracker expiry", interval: .seconds(60), logger: logger) { p2p.tracker.expire() })
         func responder(scheme: String) throws -> WharfResponder {
             WharfResponder(
-                api: DistributionAPI(registry: registry, metrics: metrics, instance: instance),
+                api: DistributionAPI(registry: registry, metrics: metrics, instance: instance, preheater: preheater),
                 replication: ReplicationAPI(service: replication), p2p: p2p,
                 admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), audit: audit,
                 gate: gate, tokenEndpoint: tokenEndpoint, proxies: try TrustedProxies(configuration.audit.trustedProxies),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import WharfP2P
 import WharfServer
@@ -47,6 +48,15 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Most bytes the cache keeps (e.g. 20GiB).", valueName: "size"))
     var cacheSize = "20GiB"
 
+    @Flag(help: "Follow the origin's preheat list and fetch every image listed ahead of its pulls.")
+    var seeder = false
+
+    @Option(help: "The seeder's user or robot at the origin (password from WHARF_AGENT_PASSWORD or --password-file).")
+    var username: String?
+
+    @Option(help: ArgumentHelp("File holding the seeder's password.", valueName: "file"))
+    var passwordFile: String?
+
     @Option(help: "Pieces of one blob fetched at once.")
     var piecesInFlight = 8
 
@@ -62,6 +72,18 @@ struct AgentCommand: AsyncParsableCommand {
             throw ValidationError("--peer-tls-cert and --peer-tls-key go together")
         }
         guard piecesInFlight > 0 else { throw ValidationError("--pieces-in-flight must be at least 1") }
+        guard username == nil || seeder else { throw ValidationError("--username is for a --seeder") }
+    }
+
+    /// The seeder's Basic credentials, when it has a user.
+    private func seederAuthorization() throws -> String? {
+        guard let username else { return nil }
+        var password = ProcessInfo.processInfo.environment["WHARF_AGENT_PASSWORD"]
+        if let passwordFile {
+            password = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .newlines)
+        }
+        guard let password else { throw ValidationError("--username needs WHARF_AGENT_PASSWORD or --password-file") }
+        return "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
     }
 
     func run() async throws {
@@ -76,7 +98,8 @@ struct AgentCommand: AsyncParsableCommand {
                 origin: origin, tracker: tracker, listen: listen, peerListen: peerListen, peerAdvertise: peerAdvertise,
                 peerTLSCertificate: peerTLSCert, peerTLSKey: peerTLSKey, cacheDirectory: cacheDir,
                 cacheSize: AgentSettings.parseSize(cacheSize)!, caFile: caFile, insecure: insecure,
-                piecesInFlight: piecesInFlight, corruptServedPieces: testCorruptServedPieces),
+                piecesInFlight: piecesInFlight, seeder: seeder ? .init(authorization: try seederAuthorization()) : nil,
+                corruptServedPieces: testCorruptServedPieces),
             logger: Logger(label: "wharf-agent"))
     }
 }

@@ -1,6 +1,8 @@
 """`wharf agent` processes for the P2P tests and benchmarks: each on its own loopback ports with its own cache, and
 a registries.conf that makes skopeo pull through it as a mirror of the origin."""
 
+import base64
+import json
 import subprocess
 import time
 import urllib.request
@@ -82,13 +84,22 @@ insecure = true
 """)
         return path
 
+    def auth_file(self, creds: str) -> Path:
+        """The node's auth.json: containers/image looks a mirror's credentials up by the mirror's own host (as after
+        `podman login` to it), so the same user is there for the origin and for this agent."""
+        token = base64.b64encode(creds.encode()).decode()
+        origin = self.origin_url.split("://", 1)[1]
+        path = self.base / "auth.json"
+        path.write_text(json.dumps({"auths": {origin: {"auth": token}, f"127.0.0.1:{self.port}": {"auth": token}}}))
+        return path
+
     def pull(self, reference: str, dest: Path, creds=None, check=True):
         """skopeo copy of `reference` (on the origin) into a dir: layout, through this agent as the mirror."""
         return self.pull_command(reference, dest, creds, check=check)
 
     def pull_command(self, reference, dest, creds=None, check=True, background=False):
         args = ["skopeo", "--registries-conf", str(self.registries_conf()), "copy", "--retry-times", "0",
-                *(["--src-creds", creds] if creds else []), f"docker://{reference}", f"dir:{dest}"]
+                *(["--authfile", str(self.auth_file(creds))] if creds else []), f"docker://{reference}", f"dir:{dest}"]
         if background:
             return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         return run(*args, check=check)

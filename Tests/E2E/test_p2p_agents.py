@@ -1,7 +1,7 @@
 """`wharf agent` (issue 16) with real skopeo pulls through each agent as a registry mirror, on loopback ports: many
 agents pulling one image at once take most bytes from each other, and the origin serves the image about once; a
 serving agent killed mid-transfer, an agent serving corrupt pieces, a tracker that is down, a small cache, and a
-restart leave every pull correct."""
+restart leave every pull correct; preheating puts an image on the seeders before its first pull."""
 
 import hashlib
 import json
@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from agents import Agent, metrics
-from conftest import Server, free_port
+from conftest import Server, free_port, run, wharf_binary
 from images import Layout, push_layout_blobs_and_manifests
 
 MiB = 1 << 20
@@ -22,7 +22,9 @@ IMAGES = {"big": 256 * MiB, "mid": 96 * MiB, "c1": 24 * MiB, "c2": 24 * MiB}
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory):
     base = tmp_path_factory.mktemp("p2p-agents")
-    server = Server(base / "data")
+    config = base / "wharf.yaml"
+    config.write_text('p2p: { preheat: ["hot/**"] }\n')
+    server = Server(base / "data", args=["--config", config])
     layout = Layout(base / "layout")
     sizes = {}
     for name, size in IMAGES.items():
@@ -247,3 +249,38 @@ def test_the_peer_port_serves_no_piece_without_a_token(origin, tmp_path):
         assert agent.metrics()["wharf_agent_refused_requests_total"] == 1
     finally:
         agent.stop()
+
+
+def wait_for_cache(agent, size, timeout=60):
+    deadline = time.time() + timeout
+    while agent.metrics()["wharf_agent_cache_bytes"] < size:
+        assert time.time() < deadline, "the seeder did not fetch the preheated image"
+        time.sleep(0.1)
+
+
+def test_preheat_puts_an_image_on_the_seeders_before_its_first_pull(origin, tmp_path):
+    seeder = Agent(tmp_path / "seeder", origin.url, args=["--seeder"])
+    nodes = agents_at(origin, tmp_path, 2)
+    try:
+        # On push: the rule names hot/**.
+        top = origin.layout.image({"name.txt": b"hot"}, big_layer=16 * MiB, tag="hot", marker="hot")
+        push_layout_blobs_and_manifests(origin.url, "hot/app", origin.layout, "v1", top)
+        layer = big_layer(origin.layout, "hot")
+        wait_for_cache(seeder, layer["size"])
+        nodes[0].pull(f"{origin.host}/hot/app:v1", tmp_path / "hot")
+        assert_pulled(tmp_path / "hot", layer)
+        stats = nodes[0].metrics()
+        assert stats["wharf_agent_peer_bytes_total"] >= layer["size"] and stats["wharf_agent_origin_bytes_total"] < MiB
+        # Asked for: `wharf p2p preheat` on an image no rule names.
+        cached = seeder.metrics()["wharf_agent_cache_bytes"]
+        asked = run(wharf_binary(), "p2p", "preheat", "team/mid:v1", "--url", origin.url)
+        assert "preheat #" in asked.stdout and "3 blobs" in asked.stdout
+        wait_for_cache(seeder, cached + big_layer(origin.layout, "mid")["size"])
+        nodes[1].pull(f"{origin.host}/team/mid:v1", tmp_path / "mid")
+        assert nodes[1].metrics()["wharf_agent_origin_bytes_total"] < MiB
+        unknown = requests.post(f"{origin.url}/api/v1/p2p/preheat", json={"repository": "team/mid", "reference": "nope"},
+                                timeout=10)
+        assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+    finally:
+        for a in [seeder, *nodes]:
+            a.stop()

@@ -88,6 +88,14 @@ package final class OriginClient: Sendable {
         return try await json(PeerPlan.self, from: response)
     }
 
+    /// The origin's preheat list after job `id`, as the seeder's own credentials may see it.
+    package func preheatJobs(after id: Int, authorization: String?) async throws -> [PreheatJob] {
+        var headers = HTTPHeaders()
+        if let authorization { headers.add(name: "Authorization", value: authorization) }
+        return try await json(
+            [PreheatJob].self, from: send(.GET, settings.tracker + "/p2p/v1/preheat?after=\(id)", headers: headers))
+    }
+
     // MARK: Pieces
 
     /// Bytes `range` of a blob from the origin, with the client's credentials (a Range GET).

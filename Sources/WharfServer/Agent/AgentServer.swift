@@ -23,12 +23,21 @@ public enum AgentServer {
         public var caFile: String?
         public var insecure: Bool
         public var piecesInFlight: Int
+        /// Set for an agent that follows the origin's preheat list.
+        public var seeder: Seeder?
         public var corruptServedPieces: Bool
+
+        public struct Seeder: Sendable {
+            /// The seeder's own credentials at the origin (an `Authorization` value).
+            public var authorization: String?
+
+            public init(authorization: String?) { self.authorization = authorization }
+        }
 
         public init(
             origin: String, tracker: String?, listen: String, peerListen: String, peerAdvertise: String?,
             peerTLSCertificate: String?, peerTLSKey: String?, cacheDirectory: String, cacheSize: Int64,
-            caFile: String?, insecure: Bool, piecesInFlight: Int, corruptServedPieces: Bool
+            caFile: String?, insecure: Bool, piecesInFlight: Int, seeder: Seeder?, corruptServedPieces: Bool
         ) {
             self.origin = origin
             self.tracker = tracker
@@ -42,6 +51,7 @@ public enum AgentServer {
             self.caFile = caFile
             self.insecure = insecure
             self.piecesInFlight = piecesInFlight
+            self.seeder = seeder
             self.corruptServedPieces = corruptServedPieces
         }
     }
@@ -76,17 +86,33 @@ public enum AgentServer {
         let announcer = PeriodicService(name: "cache announcements", interval: .seconds(10), logger: logger) {
             await agent.announceCached()
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: mirror), .init(service: peer), .init(service: announcer),
+        ]
+        if let seeder = options.seeder {
+            services.append(.init(service: Preheats(agent: agent, authorization: seeder.authorization)))
+        }
         logger.info(
             "wharf agent is serving",
             metadata: [
                 "origin": "\(settings.origin)", "listen": "\(options.listen)", "peer": "\(settings.peerAddress)",
-                "id": "\(agent.id)", "cache": "\(settings.cacheDirectory)",
+                "id": "\(agent.id)", "cache": "\(settings.cacheDirectory)", "seeder": "\(options.seeder != nil)",
             ])
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: mirror), .init(service: peer), .init(service: announcer)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         try await agent.shutdown()
+    }
+}
+
+/// A seeder's preheat loop, until shutdown.
+private struct Preheats: Service {
+    let agent: Agent
+    let authorization: String?
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await agent.followPreheats(authorization: authorization) }
     }
 }

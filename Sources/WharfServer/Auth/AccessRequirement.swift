@@ -20,6 +20,8 @@ enum AccessRequirement: Equatable {
         switch route {
         // Piece lists (and their tokens) are for those who may pull the blob; the tracker's other calls carry a token.
         case nil where path == ServerEndpoint.p2pPieces.rawValue: self = .repository(repository ?? "", .pull)
+        // A seeder's preheat list: any caller, who sees only the repositories it may pull.
+        case nil where path == ServerEndpoint.p2pPreheatFeed.rawValue: self = .loggedIn
         case nil: self = path.hasPrefix("/api/v1/") ? .registryAdmin : .open
         case .base: self = .loggedIn
         case .catalog: self = .catalog

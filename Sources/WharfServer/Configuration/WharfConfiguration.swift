@@ -35,6 +35,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var auth = AuthOptions()
     /// Replication rules (none by default).
     public var replication = ReplicationOptions()
+    /// Repositories whose pushed tags P2P seeders fetch at once (`p2p.preheat`, globs; none by default).
+    public var p2pPreheat: [String] = []
     /// `HOST:PORT` addresses to listen on with TLS, given a certificate and its key (PEM files).
     public var tlsListen: [String] = []
     public var tlsCertificate: String?
@@ -55,6 +57,7 @@ public struct WharfConfiguration: Sendable, Equatable {
     ///     auth: { enabled: true, ... }         (see AuthOptions)
     ///     tls: { listen: ["0.0.0.0:5443"], certificate: server.pem, key: server-key.pem }
     ///     replication: { rules: [...] }        (see ReplicationOptions)
+    ///     p2p: { preheat: ["team/**"] }        (tags pushed there are preheated on the seeder agents)
     struct File: Decodable {
         struct Log: Decodable {
             var level: String?
@@ -76,6 +79,9 @@ public struct WharfConfiguration: Sendable, Equatable {
             var enabled: Bool?
             var keyDir: String?
         }
+        struct P2P: Decodable {
+            var preheat: [String]?
+        }
         struct TLS: Decodable {
             var listen: [String]?
             var certificate: String?
@@ -85,6 +91,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         var tls: TLS?
         var auth: AuthOptions.File?
         var replication: ReplicationOptions.File?
+        var p2p: P2P?
         var dataDir: String?
         var encryption: Encryption?
         var audit: AuditOptions.File?
@@ -128,6 +135,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let replication = file.replication {
             try self.replication.apply(replication)
         }
+        if let preheat = file.p2p?.preheat { p2pPreheat = preheat }
         if let listen = file.tls?.listen { tlsListen = listen }
         if let path = file.tls?.certificate { tlsCertificate = path }
         if let path = file.tls?.key { tlsKey = path }

@@ -12,6 +12,8 @@ import WharfStorage
 ///     GET  /p2p/v1/pieces?repository=R&digest=D    the blob's signed piece list and a piece token (pull on R)
 ///     POST /p2p/v1/announce                        what an agent holds, where peers reach it (a piece token)
 ///     POST /p2p/v1/peers                           peers for what an agent lacks, and what to fetch from the origin
+///     GET  /p2p/v1/preheat?after=ID                the preheat list, for seeders (what the caller may pull)
+///     POST /api/v1/p2p/preheat                     lists an image for the seeders (admin)
 ///
 /// The piece token stands for the pull right: it is issued only to a caller who may pull the blob there.
 struct P2PAPI: Sendable {
@@ -19,6 +21,7 @@ struct P2PAPI: Sendable {
     let tokens: PieceTokens
     let lists: PieceLists
     let tracker: Tracker
+    let preheater: Preheater
 
     /// nil when the endpoint is not this API's.
     func respond(to request: Request, endpoint: ServerEndpoint, caller: Caller) async throws -> Response? {
@@ -57,6 +60,24 @@ struct P2PAPI: Sendable {
                 PeerPlan(
                     peers: plan.peers.map { PeerPlan.Peer(id: $0.id, address: $0.address, have: $0.have.sorted()) },
                     fromOrigin: plan.fromOrigin))
+        case .p2pPreheat:
+            struct Asked: Decodable {
+                let repository: String
+                let reference: String
+            }
+            let asked = try await body(request, as: Asked.self)
+            let job = try await preheater.preheat(try RepositoryName(asked.repository), try Reference(asked.reference))
+            var response = try AdminAPI.json(job)
+            response.status = .accepted
+            return response
+        case .p2pPreheatFeed:
+            let after = try request.uri.queryParameters["after"].map { text in
+                guard let id = Int(text), id >= 0 else {
+                    throw RegistryError(.unsupported, status: 400, "after: not a job id", detail: String(text.prefix(100)))
+                }
+                return id
+            } ?? 0
+            return try AdminAPI.json(preheater.jobs(after: after) { caller.may(.pull, in: $0) })
         default:
             return nil
         }

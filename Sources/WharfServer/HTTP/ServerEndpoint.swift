@@ -19,6 +19,8 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
     case p2pPieces = "/p2p/v1/pieces"
     case p2pAnnounce = "/p2p/v1/announce"
     case p2pPeers = "/p2p/v1/peers"
+    case p2pPreheatFeed = "/p2p/v1/preheat"
+    case p2pPreheat = "/api/v1/p2p/preheat"
     case token = "/auth/token"
     case health = "/healthz"
     case readiness = "/readyz"
@@ -26,8 +28,10 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
 
     var methods: [HTTPRequest.Method] {
         switch self {
-        case .gc, .keysRotate, .keysEncryptExisting, .replicationRun, .p2pAnnounce, .p2pPeers: [.post]
-        case .keys, .metrics, .replicationStatus, .replicationTasks, .replicationPool, .p2pKey, .p2pPieces: [.get]
+        case .gc, .keysRotate, .keysEncryptExisting, .replicationRun, .p2pAnnounce, .p2pPeers, .p2pPreheat: [.post]
+        case .keys, .metrics, .replicationStatus, .replicationTasks, .replicationPool, .p2pKey, .p2pPieces,
+            .p2pPreheatFeed:
+            [.get]
         case .replicationRules: [.get, .post]
         case .replicationRule: [.get, .put, .delete]
         case .key: [.delete]

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import Prometheus
 import WharfCore
+import WharfP2P
 import WharfStorage
 
 extension DistributionAPI {
@@ -30,6 +31,8 @@ extension DistributionAPI {
             .location: "/v2/\(name)/manifests/\(digest)", .dockerContentDigest: digest.description, .contentLength: "0",
         ]
         if let subject = manifest.subjectDigest { headers[.ociSubject] = subject.description }
+        if case .tag(let tag) = reference { preheater?.pushed(name, tag: tag.description) }
+        for tag in extraTags { preheater?.pushed(name, tag: tag.description) }
         return Response(status: .created, headers: headers)
     }
 

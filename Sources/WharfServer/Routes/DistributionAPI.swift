@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import WharfCore
+import WharfP2P
 import WharfStorage
 
 /// The OCI distribution API v1.1: dispatches a parsed `/v2/` route and method to its handler.
@@ -11,6 +12,8 @@ struct DistributionAPI: Sendable {
     let metrics: RegistryMetrics
     /// This store's `Wharf-Instance`.
     let instance: String
+    /// Hears of every tag pushed, for the P2P push rules.
+    let preheater: Preheater?
 
     /// `caller` has passed the gate for this route; it also limits what the catalog lists and what may be mounted.
     func respond(to request: Request, route: V2Route, caller: Caller) async throws -> Response {

@@ -1,0 +1,56 @@
+import Testing
+
+@testable import WharfP2P
+
+/// What an agent fetches next and from where: the tracker's origin grants within half the slots, then the rarest
+/// piece from the least-asked holder; the origin for pieces whose every holder failed, and when forced.
+@Suite struct PieceSchedulerTests {
+    static func plan(_ peers: [String: [Int]], fromOrigin: [Int] = []) -> PeerPlan {
+        PeerPlan(
+            peers: peers.sorted { $0.key < $1.key }.map { .init(id: $0.key, address: "http://\($0.key)", have: $0.value) },
+            fromOrigin: fromOrigin)
+    }
+
+    @Test func theRarestPieceComesFirstFromItsLeastAskedHolder() {
+        var scheduler = PieceScheduler(pieceCount: 4, missing: Set(0..<4), slots: 4, perPeer: 2)
+        scheduler.learn(Self.plan(["a": [0, 1, 2], "b": [0, 1], "c": [0, 1, 3]]))
+        // Pieces 2 and 3 have one holder each, 0 and 1 three: the rare ones go first, lowest index on a tie.
+        #expect(scheduler.next(now: 0)! == (2, .peer(id: "a", address: "http://a")))
+        #expect(scheduler.next(now: 0)! == (3, .peer(id: "c", address: "http://c")))
+        // Then a common piece, from the holder asked least (b has nothing in flight yet).
+        #expect(scheduler.next(now: 0)! == (0, .peer(id: "b", address: "http://b")))
+        #expect(scheduler.next(now: 0)!.piece == 1)
+        #expect(scheduler.next(now: 0) == nil, "every slot is busy")
+        scheduler.finished(2, stored: true)
+        scheduler.finished(0, stored: false)
+        #expect(scheduler.wanted == [0])
+        #expect(!scheduler.isDone)
+    }
+
+    @Test func originGrantsTakeAtMostHalfTheSlotsWhilePeersCanServe() {
+        var scheduler = PieceScheduler(pieceCount: 8, missing: Set(0..<8), slots: 4)
+        scheduler.learn(Self.plan(["a": [4, 5, 6, 7]], fromOrigin: [0, 1, 2, 3]))
+        let picks = (0..<4).compactMap { _ in scheduler.next(now: 0) }
+        #expect(picks.filter { $0.source == .origin }.map(\.piece) == [0, 1])
+        #expect(picks.filter { $0.source != .origin }.count == 2)
+    }
+
+    @Test func piecesWhoseHoldersAllFailedComeFromTheOrigin() {
+        var scheduler = PieceScheduler(pieceCount: 2, missing: [0, 1], slots: 2)
+        scheduler.learn(Self.plan(["gone": [0, 1]]))
+        scheduler.avoid("gone", until: 10)
+        // The tracker still counts them as held, so it grants them to nobody: this agent takes them from the origin.
+        #expect(scheduler.next(now: 5)! == (0, .origin))
+        #expect(scheduler.next(now: 5) == nil, "at most half the slots go to the origin")
+        // Once the avoidance is over, the peer is asked again.
+        #expect(scheduler.next(now: 11)! == (1, .peer(id: "gone", address: "http://gone")))
+    }
+
+    @Test func aPieceNobodyHoldsWaitsUnlessForced() {
+        var scheduler = PieceScheduler(pieceCount: 3, missing: [0, 1, 2], slots: 2)
+        scheduler.learn(Self.plan(["a": [2]]))
+        #expect(scheduler.next(now: 0)! == (2, .peer(id: "a", address: "http://a")))
+        #expect(scheduler.next(now: 0) == nil, "pieces 0 and 1 are being seeded by other agents")
+        #expect(scheduler.next(now: 0, originFor: 0)! == (0, .origin))
+    }
+}
