@@ -27,7 +27,10 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address other agents fetch pieces from.", valueName: "host:port"))
     var peerListen = "0.0.0.0:5002"
 
-    @Option(help: ArgumentHelp("How other agents reach the peer port, when not by --peer-listen.", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "How other agents reach the peer port (default: --peer-listen, or this host's name when that binds every address).",
+            valueName: "url"))
     var peerAdvertise: String?
 
     @Option(help: ArgumentHelp("TLS certificate of the peer port (PEM).", valueName: "file"))
@@ -73,6 +76,14 @@ struct AgentCommand: AsyncParsableCommand {
         }
         guard piecesInFlight > 0 else { throw ValidationError("--pieces-in-flight must be at least 1") }
         guard username == nil || seeder else { throw ValidationError("--username is for a --seeder") }
+
+    }
+
+    /// For a peer port on every address, this host's name: peers cannot reach 0.0.0.0.
+    private func defaultAdvertise() -> String? {
+        guard let colon = peerListen.lastIndex(of: ":"), ["0.0.0.0", "[::]", "::"].contains(String(peerListen[..<colon]))
+        else { return nil }
+        return "\(peerTLSCert == nil ? "http" : "https")://\(ProcessInfo.processInfo.hostName)\(peerListen[colon...])"
     }
 
     /// The seeder's Basic credentials, when it has a user.
@@ -95,7 +106,8 @@ struct AgentCommand: AsyncParsableCommand {
         }
         try await AgentServer.run(
             .init(
-                origin: origin, tracker: tracker, listen: listen, peerListen: peerListen, peerAdvertise: peerAdvertise,
+                origin: origin, tracker: tracker, listen: listen, peerListen: peerListen,
+                peerAdvertise: peerAdvertise ?? defaultAdvertise(),
                 peerTLSCertificate: peerTLSCert, peerTLSKey: peerTLSKey, cacheDirectory: cacheDir,
                 cacheSize: AgentSettings.parseSize(cacheSize)!, caFile: caFile, insecure: insecure,
                 piecesInFlight: piecesInFlight, seeder: seeder ? .init(authorization: try seederAuthorization()) : nil,

@@ -107,20 +107,21 @@ package final class Agent: Sendable {
     private func checkCached(_ list: PieceList) async -> Bool {
         guard cache.isUnverified(list.digest) else { return true }
         let path = cache.path(list.digest)
-        let sound = (try? await blockingIO {
-            guard let file = try WharfStorage.FileDescriptor.openForReading(path), try file.size() == list.size else {
-                return false
-            }
-            var hasher = DigestHasher(try Digest(list.digest).algorithm)
-            var offset: Int64 = 0
-            while offset < list.size {
-                let chunk = try file.read(count: 1 << 20, at: offset, allocator: ByteBufferAllocator())
-                guard chunk.readableBytes > 0 else { return false }
-                chunk.withUnsafeReadableBytes { hasher.update($0) }
-                offset += Int64(chunk.readableBytes)
-            }
-            return hasher.finalize().description == list.digest
-        }) ?? false
+        let sound =
+            (try? await blockingIO {
+                guard let file = try WharfStorage.FileDescriptor.openForReading(path), try file.size() == list.size else {
+                    return false
+                }
+                var hasher = DigestHasher(try Digest(list.digest).algorithm)
+                var offset: Int64 = 0
+                while offset < list.size {
+                    let chunk = try file.read(count: 1 << 20, at: offset, allocator: ByteBufferAllocator())
+                    guard chunk.readableBytes > 0 else { return false }
+                    chunk.withUnsafeReadableBytes { hasher.update($0) }
+                    offset += Int64(chunk.readableBytes)
+                }
+                return hasher.finalize().description == list.digest
+            }) ?? false
         if sound {
             cache.markVerified(list.digest)
         } else {
@@ -141,7 +142,8 @@ package final class Agent: Sendable {
         let digest = grant.list.list.digest
         let (fetch, isNew): (BlobFetch?, Bool) = fetches.withLock { fetches in
             if let fetch = fetches[digest] { return (fetch, false) }
-            guard let file = try? WharfStorage.FileDescriptor.open(cache.partialPath(digest), flags: O_RDWR | O_CREAT | O_TRUNC) else {
+            guard let file = try? WharfStorage.FileDescriptor.open(cache.partialPath(digest), flags: O_RDWR | O_CREAT | O_TRUNC)
+            else {
                 return (nil, false)
             }
             let fetch = BlobFetch(grant: grant, file: file)

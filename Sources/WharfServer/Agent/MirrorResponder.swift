@@ -64,7 +64,9 @@ struct MirrorResponder: HTTPResponder {
         switch await agent.blob(repository: repository, digest: digest, authorization: authorization) {
         case .refused(let answer):
             var headers = HTTPFields()
-            for (name, value) in answer.headers { if let name = HTTPField.Name(name) { headers.append(.init(name: name, value: value)) } }
+            for (name, value) in answer.headers {
+                if let name = HTTPField.Name(name) { headers.append(.init(name: name, value: value)) }
+            }
             return Response(
                 status: .init(code: Int(answer.status)), headers: headers, body: .init(byteBuffer: answer.body))
         case .direct:

@@ -71,12 +71,13 @@ struct P2PAPI: Sendable {
             response.status = .accepted
             return response
         case .p2pPreheatFeed:
-            let after = try request.uri.queryParameters["after"].map { text in
-                guard let id = Int(text), id >= 0 else {
-                    throw RegistryError(.unsupported, status: 400, "after: not a job id", detail: String(text.prefix(100)))
-                }
-                return id
-            } ?? 0
+            let after =
+                try request.uri.queryParameters["after"].map { text in
+                    guard let id = Int(text), id >= 0 else {
+                        throw RegistryError(.unsupported, status: 400, "after: not a job id", detail: String(text.prefix(100)))
+                    }
+                    return id
+                } ?? 0
             return try AdminAPI.json(preheater.jobs(after: after) { caller.may(.pull, in: $0) })
         default:
             return nil
