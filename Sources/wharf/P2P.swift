@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import WharfP2P
 
 struct P2P: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2p",
         abstract: "Drive peer-to-peer distribution on a running server.",
-        subcommands: [Preheat.self]
+        subcommands: [Preheat.self, Simulate.self]
     )
 
     struct Preheat: AsyncParsableCommand {
@@ -35,6 +36,49 @@ struct P2P: AsyncParsableCommand {
                 return (String(image[..<colon]), String(image[image.index(after: colon)...]))
             }
             throw ValidationError("name the image as REPO:TAG or REPO@DIGEST")
+        }
+    }
+
+    struct Simulate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Simulate many agents pulling one blob at once, with the real tracker and schedulers.",
+            discussion: """
+                Runs in this process over modelled links (no sockets): how the origin's egress and the time to \
+                finish grow with the number of agents. See docs/benchmarks.md.
+                """
+        )
+        @Option(help: "Agent counts, comma-separated.") var agents = "64,256,1000"
+        @Option(help: "The blob's size.") var size = "1GiB"
+        @Option(help: "Piece size.") var pieceSize = "4MiB"
+        @Option(help: "Each agent's uplink and downlink, Gbit/s.") var linkGbps = 1.0
+        @Option(help: "The origin's uplink, Gbit/s.") var originGbps = 10.0
+        @Option(help: "Seconds over which the agents start (0: at once).") var spread = 0.0
+
+        func run() async throws {
+            guard let bytes = AgentSettings.parseSize(size), let piece = AgentSettings.parseSize(pieceSize), piece > 0
+            else { throw ValidationError("--size and --piece-size take sizes such as 1GiB and 4MiB") }
+            let counts = agents.split(separator: ",").compactMap { Int($0) }
+            guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--agents: e.g. 64,256") }
+            let link = linkGbps * 1e9 / 8
+            print("blob \(size) in \(pieceSize) pieces; links \(linkGbps) Gbit/s; origin \(originGbps) Gbit/s")
+            print(String(format: "one agent alone from the origin at its link speed: %.1f s", Double(bytes) / link))
+            print("| agents | p50 s | p99 s | last s | origin egress ×blob | from peers |")
+            print("|---:|---:|---:|---:|---:|---:|")
+            for count in counts {
+                var settings = SwarmSimulation.Settings(agents: count, blobBytes: bytes)
+                settings.pieceBytes = piece
+                settings.linkBytesPerSecond = link
+                settings.originBytesPerSecond = originGbps * 1e9 / 8
+                settings.startSpread = spread
+                var simulation = SwarmSimulation(settings)
+                let result = simulation.run()
+                let total = Double(result.originBytes + result.peerBytes)
+                print(
+                    String(
+                        format: "| %d | %.1f | %.1f | %.1f | %.2f | %.1f%% |", count, result.percentile(0.5),
+                        result.percentile(0.99), result.completions.last ?? 0, Double(result.originBytes) / Double(bytes),
+                        100 * Double(result.peerBytes) / total))
+            }
         }
     }
 }

@@ -98,8 +98,9 @@ extension Agent {
                         distrusted.append(peer)
                         scheduler.avoid(peer, until: .infinity)
                         logger.warning("a peer served a bad piece", metadata: ["peer": "\(peer)", "piece": "\(piece)"])
-                    case (.peer(let peer, _), _):
-                        scheduler.avoid(peer, until: Date().timeIntervalSince1970 + 2)
+                    case (.peer(let peer, _), let error):
+                        let busy = (error as? OriginClient.Failure)?.status == 503
+                        scheduler.avoid(peer, until: Date().timeIntervalSince1970 + (busy ? 0.5 : 2), failed: !busy)
                     case (.origin, let error):
                         originFailures += 1
                         let refused = (error as? OriginClient.Failure).map { [401, 403, 404].contains($0.status) } ?? false

@@ -18,6 +18,8 @@ struct PieceScheduler {
     private var granted: [Int] = []
     /// Peers not to ask again, until the given time (forever for one that served a bad piece).
     private var avoidedUntil: [String: Double] = [:]
+    /// Of those, the ones that failed (not merely busy): their pieces may come from the origin meanwhile.
+    private var failed: Set<String> = []
     let slots: Int
     let perPeer: Int
 
@@ -38,7 +40,11 @@ struct PieceScheduler {
         granted = plan.fromOrigin
     }
 
-    mutating func avoid(_ peer: String, until: Double) { avoidedUntil[peer] = until }
+    /// Leaves `peer` alone until `until`: it `failed` (vanished, lied), or was only busy (every upload slot taken).
+    mutating func avoid(_ peer: String, until: Double, failed: Bool = true) {
+        avoidedUntil[peer] = until
+        if failed { self.failed.insert(peer) } else { self.failed.remove(peer) }
+    }
 
     /// The next fetch, or nil when every slot is busy or nothing can be fetched now. `originFor` is a piece to take
     /// from the origin whatever the tracker said (a stall, or no tracker).
@@ -53,10 +59,10 @@ struct PieceScheduler {
         return nil
     }
 
-    /// A piece whose every holder this agent stopped asking (it vanished, or lied): the tracker still counts it as
-    /// held, so it grants it to nobody, and the origin serves it.
+    /// A piece whose every holder failed this agent (vanished, or lied): the tracker still counts it as held, so it
+    /// grants it to nobody, and the origin serves it. A holder that was only busy is waited for.
     private func orphaned(now: Double) -> Int? {
-        let avoided = Set(avoidedUntil.filter { $0.value > now }.keys)
+        let avoided = Set(avoidedUntil.filter { $0.value > now && failed.contains($0.key) }.keys)
         guard !avoided.isEmpty else { return nil }
         return wanted.first { piece in
             let holders = holdings.filter { $0.value.contains(piece) }.keys

@@ -19,27 +19,38 @@ package struct Swarm: Sendable {
     /// A piece fetched from the origin by one agent and not announced within this long is given to another.
     package let seedTimeout: Double
     private(set) var peers: [String: Peer] = [:]
-    /// Peers that served a piece that failed its hash: never offered for this blob again.
+    /// Peers that served a piece that failed its hash: never offered for this blob again, their announcements ignored.
     private(set) var untrusted: Set<String> = []
     private var seeding: [Int: (peer: String, since: Double)] = [:]
+    /// How many peers in `peers` hold each piece, kept as they announce and leave: the origin budget reads it on
+    /// every plan, so it must not cost a pass over every peer's pieces.
+    private var holders: [Int]
+    /// When silent peers were last dropped.
+    private var swept = -Double.infinity
 
     package init(pieceCount: Int, peerTimeout: Double = 60, seedTimeout: Double = 30) {
         self.pieceCount = pieceCount
         self.peerTimeout = peerTimeout
         self.seedTimeout = seedTimeout
+        holders = Array(repeating: 0, count: pieceCount)
     }
 
     /// An agent's report: the pieces it holds (out of range ones are ignored), where peers reach it, how busy it is.
     package mutating func announce(
         peer id: String, address: String, have: Set<Int>, uploads: Int, capacity: Int, now: Double
     ) {
+        guard !untrusted.contains(id) else { return }
         let have = have.filter { (0..<pieceCount).contains($0) }
+        let before = peers[id]?.have ?? []
+        for piece in before where !have.contains(piece) { holders[piece] -= 1 }
+        for piece in have where !before.contains(piece) { holders[piece] += 1 }
         peers[id] = Peer(id: id, address: address, have: have, uploads: uploads, capacity: capacity, lastSeen: now)
         for piece in have where seeding[piece] != nil { seeding[piece] = nil }
     }
 
     package mutating func leave(peer id: String) {
-        peers[id] = nil
+        guard let peer = peers.removeValue(forKey: id) else { return }
+        for piece in peer.have { holders[piece] -= 1 }
         seeding = seeding.filter { $0.value.peer != id }
     }
 
@@ -49,23 +60,37 @@ package struct Swarm: Sendable {
         leave(peer: id)
     }
 
-    /// Up to `limit` peers for `asker`: those holding most of the pieces it lacks first, and among them those with
-    /// spare upload capacity; never itself, a peer gone silent, or one that served a bad piece.
-    package func peers(for asker: String, lacking: Set<Int>, limit: Int, now: Double) -> [Peer] {
+    /// Drops the peers silent for longer than the timeout (at most once a second: it is a pass over every peer).
+    private mutating func dropSilent(now: Double) {
+        guard now - swept >= 1 else { return }
+        swept = now
+        for peer in peers.values where now - peer.lastSeen > peerTimeout { leave(peer: peer.id) }
+    }
+
+    /// Up to `limit` peers for `asker` that hold pieces it lacks: those with spare upload capacity first, then those
+    /// holding more of what it lacks (by quarters), and among equals an order of the asker's own, so that agents
+    /// asking at once are not all sent to the same few peers. Never itself, a silent peer, or one that lied.
+    package mutating func peers(for asker: String, lacking: Set<Int>, limit: Int, now: Double) -> [Peer] {
+        dropSilent(now: now)
         struct Candidate {
             let peer: Peer
-            let useful: Int
+            let free: Bool
+            let tier: Int
+            let order: UInt64
         }
-        let candidates = peers.values
-            .filter { $0.id != asker && isLive($0, now: now) }
-            .map { Candidate(peer: $0, useful: $0.have.intersection(lacking).count) }
-            .filter { $0.useful > 0 }
+        let salt = UInt64(bitPattern: Int64(Self.stableHash(asker)))
+        let candidates = peers.values.compactMap { peer -> Candidate? in
+            guard peer.id != asker, isLive(peer, now: now) else { return nil }
+            let useful = Self.overlap(peer.have, lacking)
+            guard useful > 0 else { return nil }
+            return Candidate(
+                peer: peer, free: peer.spare > 0, tier: useful * 4 / max(lacking.count, 1),
+                order: UInt64(bitPattern: Int64(Self.stableHash(peer.id))) ^ salt)
+        }
         let ranked = candidates.sorted { a, b in
-            let free = (a.peer.spare > 0, b.peer.spare > 0)
-            if free.0 != free.1 { return free.0 }
-            if a.useful != b.useful { return a.useful > b.useful }
-            if a.peer.spare != b.peer.spare { return a.peer.spare > b.peer.spare }
-            return a.peer.id < b.peer.id
+            if a.free != b.free { return a.free }
+            if a.tier != b.tier { return a.tier > b.tier }
+            return a.order < b.order
         }
         return ranked.prefix(limit).map(\.peer)
     }
@@ -74,27 +99,33 @@ package struct Swarm: Sendable {
     /// and no other agent is already fetching. Agents that start together each get a different part, so the origin
     /// serves each piece about once.
     package mutating func originPieces(for asker: String, lacking: Set<Int>, limit: Int, now: Double) -> [Int] {
+        dropSilent(now: now)
         // An agent that asks is there, though it has nothing to announce yet: its seeding is not given away.
         if peers[asker] == nil {
             peers[asker] = Peer(id: asker, address: "", have: [], uploads: 0, capacity: 0, lastSeen: now)
         }
-        let live = peers.values.filter { isLive($0, now: now) }
-        let held = live.reduce(into: Set<Int>()) { $0.formUnion($1.have) }
         var chosen = seeding.filter { $0.value.peer == asker }.map(\.key).filter(lacking.contains)
         // Start where this agent's id points, so that agents asking together spread over the blob.
         let start = pieceCount == 0 ? 0 : Int(UInt(bitPattern: Self.stableHash(asker)) % UInt(pieceCount))
         for offset in 0..<pieceCount where chosen.count < limit {
             let piece = (start + offset) % pieceCount
-            guard lacking.contains(piece), !held.contains(piece), !chosen.contains(piece) else { continue }
-            if let seed = seeding[piece], seed.peer != asker, now - seed.since < seedTimeout,
-                live.contains(where: { $0.id == seed.peer })
-            {
+            guard lacking.contains(piece), holders[piece] == 0, !chosen.contains(piece) else { continue }
+            if let seed = seeding[piece], seed.peer != asker, now - seed.since < seedTimeout, peers[seed.peer] != nil {
                 continue
             }
             seeding[piece] = (asker, now)
             chosen.append(piece)
         }
         return Array(chosen.prefix(limit))
+    }
+
+    /// How many pieces two sets share, counted through the smaller one without building a set: this runs once per
+    /// peer of the swarm on every plan.
+    static func overlap(_ a: Set<Int>, _ b: Set<Int>) -> Int {
+        let (small, large) = a.count <= b.count ? (a, b) : (b, a)
+        var count = 0
+        for piece in small where large.contains(piece) { count += 1 }
+        return count
     }
 
     /// Announced within the peer timeout, and never caught serving a bad piece.
