@@ -9,7 +9,6 @@ loopback; every instance starts on a fresh data directory.
 (`Benchmarks/alternate.sh`), with the rule's target live (a stand-in for a machine in another region: at the lowest
 CPU priority, on tmpfs, though it shares the same two cores) and with it down."""
 
-import json
 import os
 import statistics
 import subprocess

@@ -53,14 +53,22 @@ struct P2P: AsyncParsableCommand {
         @Option(help: "Each agent's uplink and downlink, Gbit/s.") var linkGbps = 1.0
         @Option(help: "The origin's uplink, Gbit/s.") var originGbps = 10.0
         @Option(help: "Seconds over which the agents start (0: at once).") var spread = 0.0
+        @Option(help: "Peers each agent is offered per plan (K).") var peers = 16
+        @Option(help: "Pieces each agent fetches at once (M).") var piecesInFlight = 8
+        @Option(help: "Pieces each agent sends to peers at once.") var uploadSlots = 8
 
         func run() async throws {
             guard let bytes = AgentSettings.parseSize(size), let piece = AgentSettings.parseSize(pieceSize), piece > 0
             else { throw ValidationError("--size and --piece-size take sizes such as 1GiB and 4MiB") }
             let counts = agents.split(separator: ",").compactMap { Int($0) }
             guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--agents: e.g. 64,256") }
+            guard peers > 0, piecesInFlight > 0, uploadSlots > 0 else {
+                throw ValidationError("--peers, --pieces-in-flight and --upload-slots must be at least 1")
+            }
             let link = linkGbps * 1e9 / 8
-            print("blob \(size) in \(pieceSize) pieces; links \(linkGbps) Gbit/s; origin \(originGbps) Gbit/s")
+            print(
+                "blob \(size) in \(pieceSize) pieces; links \(linkGbps) Gbit/s; origin \(originGbps) Gbit/s; "
+                    + "\(peers) peers, \(piecesInFlight) in flight, \(uploadSlots) upload slots")
             print(String(format: "one agent alone from the origin at its link speed: %.1f s", Double(bytes) / link))
             print("| agents | p50 s | p99 s | last s | origin egress ×blob | from peers |")
             print("|---:|---:|---:|---:|---:|---:|")
@@ -70,6 +78,9 @@ struct P2P: AsyncParsableCommand {
                 settings.linkBytesPerSecond = link
                 settings.originBytesPerSecond = originGbps * 1e9 / 8
                 settings.startSpread = spread
+                settings.peerLimit = peers
+                settings.piecesInFlight = piecesInFlight
+                settings.uploadSlots = uploadSlots
                 var simulation = SwarmSimulation(settings)
                 let result = simulation.run()
                 let total = Double(result.originBytes + result.peerBytes)

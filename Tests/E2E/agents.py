@@ -4,11 +4,28 @@ a registries.conf that makes skopeo pull through it as a mirror of the origin.""
 import base64
 import json
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
-from conftest import free_port, run, wharf_binary
+from conftest import Server, WharfProcess, add_users, free_port, run, wharf_binary
+
+
+PASSWORDS = {"root": "root-secret-pw-5555", "alice": "alice-secret-pw-2", "bob": "bob-secret-pw-3"}
+PRIVATE_CONFIG = """
+auth:
+  enabled: true
+  policies:
+    - { repositories: ["**"], role: admin, users: [root] }
+    - { repositories: ["private/**"], role: pull, users: [alice] }
+"""
+
+
+def private_origin(base: Path) -> Server:
+    """An origin with access control on: root is an admin, alice may pull private/**, bob may pull nothing."""
+    config = base / "wharf.yaml"
+    config.write_text(PRIVATE_CONFIG)
+    add_users(config, base / "data", PASSWORDS)
+    return Server(base / "data", args=["--config", config])
 
 
 def metrics(url: str) -> dict:
@@ -24,7 +41,7 @@ def metrics(url: str) -> dict:
     return values
 
 
-class Agent:
+class Agent(WharfProcess):
     def __init__(self, base: Path, origin_url: str, tracker=None, cache_size="20GiB", args=(), log_level="warning"):
         base.mkdir(parents=True, exist_ok=True)
         self.base = base
@@ -40,34 +57,10 @@ class Agent:
         self.start()
 
     def start(self):
-        self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"wharf agent exited: {self.log_path.read_text()}")
-                time.sleep(0.1)
-        raise RuntimeError("wharf agent did not start")
+        self.launch(self.command, append_log=True)
 
     def metrics(self) -> dict:
         return metrics(self.url)
-
-    def kill(self):
-        self.process.kill()
-        self.process.wait()
-        self.log.close()
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
 
     def registries_conf(self) -> Path:
         """The node's registries.conf: the origin, with this agent as its mirror (both plain HTTP here)."""

@@ -24,40 +24,32 @@ def wharf_binary() -> str:
     return os.environ.get("WHARF_BIN", str(ROOT / ".build" / "debug" / "wharf"))
 
 
-class Server:
-    """A `wharf serve` process with its own data directory."""
+class WharfProcess:
+    """A wharf process (`serve` or `agent`) logging to `log_path`, up once its /healthz at `url` answers."""
 
-    def __init__(self, data_dir: Path, extra_env=None, log_level="warning", args=(), netns=None, port=None, niceness=0):
-        """`args` go to `wharf serve` after the defaults; `netns` runs it (and its health probe) in that network
-        namespace; `port` (default: a free one) lets a restart come back where it was; `niceness` lowers its CPU
-        priority (a benchmark's stand-in for another machine)."""
-        self.port = port or free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
-        self.data_dir = data_dir
-        binary = wharf_binary()
-        env = dict(os.environ, **(extra_env or {}))
-        self.log_path = data_dir.parent / f"wharf-{self.port}.log"
-        self.log = open(self.log_path, "wb")
-        wrapper = ["ip", "netns", "exec", netns] if netns else []
-        self.process = subprocess.Popen(
-            [*wrapper, *(["nice", "-n", str(niceness)] if niceness else []), binary, "serve", "--listen", self.host, "--data-dir", str(data_dir), "--log-level", log_level,
-             *map(str, args)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env,
-        )
+    url: str
+    log_path: Path
+
+    def launch(self, command, env=None, wrapper=(), append_log=False):
+        """`wrapper` (e.g. `ip netns exec NS`) runs the process and its health probe; `append_log` keeps the log of
+        an earlier run of the same process."""
+        self.wrapper = list(wrapper)
+        self.log = open(self.log_path, "ab" if append_log else "wb")
+        self.process = subprocess.Popen([*self.wrapper, *map(str, command)], stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=env)
         deadline = time.time() + 30
         while time.time() < deadline:
-            if self.healthy(wrapper):
+            if self.healthy():
                 return
             if self.process.poll() is not None:
                 raise RuntimeError(f"wharf exited with {self.process.returncode}: {self.log_path.read_text()}")
             time.sleep(0.1)
-        raise RuntimeError("wharf did not become healthy")
+        raise RuntimeError(f"wharf did not become healthy: {self.log_path.read_text()}")
 
-    def healthy(self, wrapper) -> bool:
-        if wrapper:
+    def healthy(self) -> bool:
+        if self.wrapper:
             probe = f"import urllib.request; urllib.request.urlopen('{self.url}/healthz', timeout=1)"
-            return subprocess.run([*wrapper, "python3", "-c", probe], capture_output=True).returncode == 0
+            return subprocess.run([*self.wrapper, "python3", "-c", probe], capture_output=True).returncode == 0
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=1):
                 return True
@@ -79,6 +71,24 @@ class Server:
         self.log.close()
 
 
+class Server(WharfProcess):
+    """A `wharf serve` process with its own data directory."""
+
+    def __init__(self, data_dir: Path, extra_env=None, log_level="warning", args=(), netns=None, port=None, niceness=0):
+        """`args` go to `wharf serve` after the defaults; `netns` runs it (and its health probe) in that network
+        namespace; `port` (default: a free one) lets a restart come back where it was; `niceness` lowers its CPU
+        priority (a benchmark's stand-in for another machine)."""
+        self.port = port or free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self.data_dir = data_dir
+        self.log_path = data_dir.parent / f"wharf-{self.port}.log"
+        self.launch(
+            [*(["nice", "-n", str(niceness)] if niceness else []), wharf_binary(), "serve", "--listen", self.host,
+             "--data-dir", data_dir, "--log-level", log_level, *args],
+            env=dict(os.environ, **(extra_env or {})), wrapper=["ip", "netns", "exec", netns] if netns else [])
+
+
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory):
     server = Server(tmp_path_factory.mktemp("wharf") / "data")
@@ -97,6 +107,13 @@ def run(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def add_users(config: Path, data_dir: Path, passwords) -> None:
+    """`wharf users add` for each (user, password) pair, before or while the server runs."""
+    for user, password in dict(passwords).items():
+        run(wharf_binary(), "users", "add", user, "--password-stdin", "--config", config, "--data-dir", data_dir,
+            input=password + "\n")
 
 
 def require(tool: str) -> str:

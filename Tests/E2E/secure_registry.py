@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from conftest import Server, free_port, require, run, wharf_binary
+from conftest import Server, add_users, free_port, require, run, wharf_binary
 
 PASSWORDS = {
     "alice": "alice-secret-pw-1",  # push on team-a/** and public/**
@@ -80,9 +80,7 @@ def start_secure(base: Path, hosts=("127.0.0.1", "localhost"), tls_ip="127.0.0.1
     config = base / "wharf.yaml"
     config.write_text(CONFIG.format(htpasswd=htpasswd, limit=limit, window=window))
     data = base / "data"
-    for user in ("alice", "bob", "dave", "root"):
-        run(wharf, "users", "add", user, "--password-stdin", "--config", config, "--data-dir", data,
-            input=PASSWORDS[user] + "\n")
+    add_users(config, data, {user: PASSWORDS[user] for user in ("alice", "bob", "dave", "root")})
     created = run(wharf, "robots", "add", "ci", "--config", config, "--data-dir", data).stdout
     secret = re.search(r"^(wharf_\S+)$", created, re.M).group(1)
     tls_host = f"{tls_ip}:{free_port()}"

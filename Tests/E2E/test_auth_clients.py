@@ -11,7 +11,7 @@ import uuid
 import oras.client
 import pytest
 
-from conftest import Server, require, run
+from conftest import require, run
 from images import Layout
 from secure_registry import PASSWORDS, start_secure
 from test_helm import helm_binary

@@ -93,7 +93,7 @@ def test_negative_matrix(secure):
     manifest = "/v2/team-a/app/manifests/v1"
     kid, pem = signing_key(secure)
     alice_token = secure.token("repository:team-a/app:pull", "alice")
-    robot_token = secure.token("repository:team-a/app:pull,push", f"robot$ci", secure.robot_secret)
+    robot_token = secure.token("repository:team-a/app:pull,push", "robot$ci", secure.robot_secret)
     SEEN_SECRETS.update([alice_token, robot_token])
     other_key = ec.generate_private_key(ec.SECP256R1())
     unsigned = (base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": kid, "typ": "JWT"}).encode()).rstrip(b"=")

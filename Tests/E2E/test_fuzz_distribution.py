@@ -554,7 +554,6 @@ class Generator:
     # headers -------------------------------------------------------------------------------------------------------
 
     def extra_headers(self, route: str, method: str):
-        r = self.r
         headers = []
         if self.chance(0.4 if method in ("PUT", "POST", "PATCH") else 0.1):
             headers.append((b"Content-Type", self.pick([

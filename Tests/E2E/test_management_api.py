@@ -13,7 +13,7 @@ import requests
 import schemathesis
 from schemathesis.specs.openapi.checks import ignored_auth
 
-from conftest import ROOT, Server, run, wharf_binary
+from conftest import ROOT, Server, add_users
 
 DOC = ROOT / "docs" / "openapi.yaml"
 SEED = 20261202
@@ -37,9 +37,7 @@ class Wharf:
         self.config = base / "wharf.yaml"
         self.config.write_text(CONFIG)
         data = base / "data"
-        for user, password in PASSWORDS.items():
-            run(wharf_binary(), "users", "add", user, "--password-stdin", "--config", self.config, "--data-dir", data,
-                input=password + "\n")
+        add_users(self.config, data, PASSWORDS)
         self.data = data
         self.start()
 

@@ -12,29 +12,15 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from agents import Agent
-from conftest import Server, run, wharf_binary
+from agents import PASSWORDS, Agent, private_origin
 from images import Layout, push_layout_blobs_and_manifests
 
-PASSWORDS = {"root": "root-secret-pw-5555", "alice": "alice-secret-pw-2", "bob": "bob-secret-pw-3"}
-CONFIG = """
-auth:
-  enabled: true
-  policies:
-    - { repositories: ["**"], role: admin, users: [root] }
-    - { repositories: ["private/**"], role: pull, users: [alice] }
-"""
 
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory):
     base = tmp_path_factory.mktemp("p2p-access")
-    config = base / "wharf.yaml"
-    config.write_text(CONFIG)
-    for user, password in PASSWORDS.items():
-        run(wharf_binary(), "users", "add", user, "--password-stdin", "--config", config, "--data-dir", base / "data",
-            input=password + "\n")
-    server = Server(base / "data", args=["--config", config])
+    server = private_origin(base)
     layout = Layout(base / "layout")
     top = layout.image({"secret.txt": b"private"}, big_layer=12 << 20, tag="v1")
     auth = requests.auth._basic_auth_str("root", PASSWORDS["root"])

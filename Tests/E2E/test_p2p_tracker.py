@@ -15,16 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from conftest import Server, run, wharf_binary
+from agents import PASSWORDS, private_origin
 
-PASSWORDS = {"root": "root-secret-pw-5555", "alice": "alice-secret-pw-2", "bob": "bob-secret-pw-3"}
-CONFIG = """
-auth:
-  enabled: true
-  policies:
-    - { repositories: ["**"], role: admin, users: [root] }
-    - { repositories: ["private/**"], role: pull, users: [alice] }
-"""
 PIECE = 4 << 20
 BLOB = os.urandom(2 * PIECE + 12345)  # three pieces, the last one short
 DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
@@ -32,13 +24,7 @@ DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory):
-    base = tmp_path_factory.mktemp("p2p")
-    config = base / "wharf.yaml"
-    config.write_text(CONFIG)
-    for user, password in PASSWORDS.items():
-        run(wharf_binary(), "users", "add", user, "--password-stdin", "--config", config, "--data-dir", base / "data",
-            input=password + "\n")
-    server = Server(base / "data", args=["--config", config])
+    server = private_origin(tmp_path_factory.mktemp("p2p"))
     answer = requests.post(f"{server.url}/v2/private/big/blobs/uploads/?digest={DIGEST}", data=BLOB,
                            auth=("root", PASSWORDS["root"]), timeout=60)
     assert answer.status_code == 201, answer.text

@@ -16,7 +16,7 @@ import oras.client
 import pytest
 import requests
 
-from conftest import ROOT, Server, free_port, require, run, wharf_binary
+from conftest import ROOT, Server, add_users, free_port, require, run, wharf_binary
 from images import Layout, push_layout_blobs_and_manifests, sha256
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -111,9 +111,7 @@ def instance(base: Path, name: str, config: str, users=(("root", ROOT_PASSWORD),
     """A Wharf with access control on, its users and (optionally) a robot; returns (data dir, config, robot secret)."""
     path = base / f"{name}.yaml"
     path.write_text(config)
-    for user, password in users:
-        run(wharf_binary(), "users", "add", user, "--password-stdin", "--config", path, "--data-dir", base / name,
-            input=password + "\n")
+    add_users(path, base / name, users)
     secret = None
     if robot:
         created = run(wharf_binary(), "robots", "add", robot, "--config", path, "--data-dir", base / name).stdout

@@ -9,7 +9,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from conftest import Server, free_port, require, run

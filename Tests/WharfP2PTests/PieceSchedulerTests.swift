@@ -53,4 +53,15 @@ import Testing
         #expect(scheduler.next(now: 0) == nil, "pieces 0 and 1 are being seeded by other agents")
         #expect(scheduler.next(now: 0, originFor: 0)! == (0, .origin))
     }
+
+    @Test func afterAStallOnlyAPieceNoPeerHoldsIsForcedToTheOrigin() {
+        var scheduler = PieceScheduler(pieceCount: 3, missing: [0, 1, 2], slots: 2)
+        // Busy holders (503) are waited for: their pieces are not what a stall sends to the origin.
+        scheduler.learn(Self.plan(["busy": [0, 2]]))
+        scheduler.avoid("busy", until: 10, failed: false)
+        #expect(scheduler.unheld == 1)
+        #expect(scheduler.next(now: 5, originFor: scheduler.unheld)! == (1, .origin))
+        #expect(scheduler.unheld == nil, "0 and 2 are held; 1 is under way")
+        #expect(scheduler.next(now: 5, originFor: scheduler.unheld) == nil)
+    }
 }

@@ -12,13 +12,34 @@ import Testing
         swarm.announce(peer: "most", address: "c:1", have: Set(0..<6), uploads: 1, capacity: 4, now: 0)
         swarm.announce(peer: "useless", address: "d:1", have: [7], uploads: 0, capacity: 4, now: 0)
         let lacking = Set(0..<6)
-        #expect(swarm.peers(for: "me", lacking: lacking, limit: 3, now: 1).map(\.id) == ["most", "half", "full-busy"])
+        let offered = swarm.peers(for: "me", lacking: lacking, limit: 3, now: 1).map(\.id)
+        #expect(Set(offered.prefix(2)) == ["most", "half"] && offered.last == "full-busy")
+        #expect(swarm.peers(for: "me", lacking: lacking, limit: 2, now: 1).map(\.id).contains("full-busy") == false)
         #expect(swarm.peers(for: "most", lacking: lacking, limit: 5, now: 1).map(\.id) == ["half", "full-busy"])
         // Silent past the timeout, or caught serving a bad piece: not offered.
         #expect(swarm.peers(for: "me", lacking: lacking, limit: 5, now: 61).isEmpty)
         swarm.distrust(peer: "most")
         swarm.announce(peer: "most", address: "c:1", have: Set(0..<6), uploads: 0, capacity: 4, now: 2)
         #expect(!swarm.peers(for: "me", lacking: lacking, limit: 5, now: 2).map(\.id).contains("most"))
+    }
+
+    @Test func askersAtOnceAreSpreadOverEqualPeers() {
+        var swarm = Swarm(pieceCount: 4)
+        for seed in 0..<16 {
+            swarm.announce(peer: "full-\(seed)", address: "f\(seed):1", have: Set(0..<4), uploads: 0, capacity: 4, now: 0)
+            swarm.announce(peer: "part-\(seed)", address: "p\(seed):1", have: [seed % 4], uploads: 0, capacity: 4, now: 0)
+        }
+        // Each asker gets its own order of the peers with spare capacity, however much each holds, so a crowd does not
+        // land on the few that hold the most.
+        let firstChoices = (0..<64).compactMap {
+            swarm.peers(for: "agent-\($0)", lacking: Set(0..<4), limit: 4, now: 1).first?.id
+        }
+        #expect(Set(firstChoices).count >= 16)
+        #expect(firstChoices.contains { $0.hasPrefix("part-") })
+        // One asker asking again gets the same order.
+        #expect(
+            swarm.peers(for: "agent-1", lacking: [0], limit: 8, now: 1).map(\.id)
+                == swarm.peers(for: "agent-1", lacking: [0], limit: 8, now: 2).map(\.id))
     }
 
     @Test func agentsStartingTogetherFetchEachPieceFromTheOriginOnce() {

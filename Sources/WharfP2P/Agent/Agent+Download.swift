@@ -52,13 +52,12 @@ extension Agent {
                         }
                     }
                 }
-                // Pieces go to the origin whatever the plan when the tracker is gone; one does when nothing arrived
-                // for a while and nothing is under way (a seed that went quiet, say).
-                var forceOne = scheduler.running == 0 && now - lastProgress > settings.stallTimeout
-                while let (piece, source) = scheduler.next(
-                    now: now, originFor: trackerDown || forceOne ? scheduler.wanted.first : nil)
-                {
-                    forceOne = false
+                // Pieces go to the origin whatever the plan when the tracker is gone; one that no peer holds does
+                // when nothing arrived for a while and nothing is under way (a seed that went quiet, say).
+                let stalled = scheduler.running == 0 && now - lastProgress > settings.stallTimeout
+                var forced = trackerDown ? scheduler.wanted.first : stalled ? scheduler.unheld : nil
+                while let (piece, source) = scheduler.next(now: now, originFor: forced) {
+                    forced = trackerDown ? scheduler.wanted.first : nil
                     group.addTask {
                         .piece(piece, source, await self.fetchPiece(piece, of: fetch, from: source, repository, authorization))
                     }

@@ -12,7 +12,7 @@ package struct AgentSettings: Sendable {
     package var cacheSize: Int64
     /// Pieces fetched at once for one blob (M), and peers asked for (K).
     package var piecesInFlight = 8
-    package var peerLimit = 8
+    package var peerLimit = 16
     /// Pieces this agent sends to other peers at once; more asks get 503 and go elsewhere.
     package var uploadSlots = 8
     /// A CA file that signs the origin's and the peers' TLS certificates; `insecure` trusts any.

@@ -1,7 +1,7 @@
 /// Chooses the next piece of one blob to fetch, and from where: pieces the tracker granted from the origin budget
 /// (at most half the slots, so peer fetches go on beside them), then the rarest piece that some trusted peer holds,
 /// from the holder this agent asks least at the moment; the origin for a piece whose holders all failed this agent,
-/// for what no peer has after a stall, and for everything when the tracker cannot be reached.
+/// for what no peer holds after a stall (`unheld`), and for everything when the tracker cannot be reached.
 struct PieceScheduler {
     enum Source: Equatable, Hashable {
         case origin
@@ -68,6 +68,13 @@ struct PieceScheduler {
             let holders = holdings.filter { $0.value.contains(piece) }.keys
             return !holders.isEmpty && holders.allSatisfy(avoided.contains)
         }
+    }
+
+    /// A piece for the origin once nothing has arrived for a while: one that no peer of the last plan holds (its
+    /// seed went quiet, say). Pieces that busy peers hold are waited for: sending those to the origin costs it a
+    /// copy per waiting agent in a large swarm.
+    var unheld: Int? {
+        wanted.first { piece in !holdings.values.contains { $0.contains(piece) } }
     }
 
     private mutating func nextGranted() -> Int? {

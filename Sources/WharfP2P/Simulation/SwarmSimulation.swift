@@ -14,7 +14,7 @@ package struct SwarmSimulation {
         package var originBytesPerSecond: Double = 1.25e9
         package var piecesInFlight = 8
         package var uploadSlots = 8
-        package var peerLimit = 8
+        package var peerLimit = 16
         package var planInterval = 0.3
         /// Agents start spread evenly over this many seconds (0: all at once).
         package var startSpread: Double = 0
@@ -139,7 +139,7 @@ package struct SwarmSimulation {
     /// real one does, and is left alone for a while.
     private mutating func fill(_ agent: Int, now: Double) {
         let stalled = nodes[agent].scheduler.running == 0 && now - nodes[agent].lastProgress > 10
-        var forced = stalled ? nodes[agent].scheduler.wanted.first : nil
+        var forced = stalled ? nodes[agent].scheduler.unheld : nil
         while let (piece, source) = nodes[agent].scheduler.next(now: now, originFor: forced) {
             forced = nil
             let down = settings.linkBytesPerSecond / Double(settings.piecesInFlight)

@@ -67,29 +67,25 @@ package struct Swarm: Sendable {
         for peer in peers.values where now - peer.lastSeen > peerTimeout { leave(peer: peer.id) }
     }
 
-    /// Up to `limit` peers for `asker` that hold pieces it lacks: those with spare upload capacity first, then those
-    /// holding more of what it lacks (by quarters), and among equals an order of the asker's own, so that agents
-    /// asking at once are not all sent to the same few peers. Never itself, a silent peer, or one that lied.
+    /// Up to `limit` peers for `asker` that hold pieces it lacks: those with spare upload capacity first, and among
+    /// equals an order of the asker's own, so that agents asking at once are not all sent to the same few peers. Never
+    /// itself, a silent peer, or one that lied. (Ranking by how much a peer holds sends every asker to the few early
+    /// seeds; the simulation measured p99 2.8x slower at 256 agents that way.)
     package mutating func peers(for asker: String, lacking: Set<Int>, limit: Int, now: Double) -> [Peer] {
         dropSilent(now: now)
         struct Candidate {
             let peer: Peer
             let free: Bool
-            let tier: Int
             let order: UInt64
         }
         let salt = UInt64(bitPattern: Int64(Self.stableHash(asker)))
         let candidates = peers.values.compactMap { peer -> Candidate? in
-            guard peer.id != asker, isLive(peer, now: now) else { return nil }
-            let useful = Self.overlap(peer.have, lacking)
-            guard useful > 0 else { return nil }
+            guard peer.id != asker, isLive(peer, now: now), !peer.have.isDisjoint(with: lacking) else { return nil }
             return Candidate(
-                peer: peer, free: peer.spare > 0, tier: useful * 4 / max(lacking.count, 1),
-                order: UInt64(bitPattern: Int64(Self.stableHash(peer.id))) ^ salt)
+                peer: peer, free: peer.spare > 0, order: UInt64(bitPattern: Int64(Self.stableHash(peer.id))) ^ salt)
         }
         let ranked = candidates.sorted { a, b in
             if a.free != b.free { return a.free }
-            if a.tier != b.tier { return a.tier > b.tier }
             return a.order < b.order
         }
         return ranked.prefix(limit).map(\.peer)
@@ -117,15 +113,6 @@ package struct Swarm: Sendable {
             chosen.append(piece)
         }
         return Array(chosen.prefix(limit))
-    }
-
-    /// How many pieces two sets share, counted through the smaller one without building a set: this runs once per
-    /// peer of the swarm on every plan.
-    static func overlap(_ a: Set<Int>, _ b: Set<Int>) -> Int {
-        let (small, large) = a.count <= b.count ? (a, b) : (b, a)
-        var count = 0
-        for piece in small where large.contains(piece) { count += 1 }
-        return count
     }
 
     /// Announced within the peer timeout, and never caught serving a bad piece.

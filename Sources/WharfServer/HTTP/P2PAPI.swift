@@ -55,7 +55,7 @@ struct P2PAPI: Sendable {
             let list = try await admitted(asked.token)
             let plan = tracker.plan(
                 digest: list.digest, pieceCount: list.pieces.count, asker: asked.peer, lacking: Set(asked.lacking),
-                limit: min(max(asked.limit ?? 8, 1), 64), originLimit: min(max(asked.originLimit ?? 4, 0), 64))
+                limit: min(max(asked.limit ?? 16, 1), 64), originLimit: min(max(asked.originLimit ?? 4, 0), 64))
             return try AdminAPI.json(
                 PeerPlan(
                     peers: plan.peers.map { PeerPlan.Peer(id: $0.id, address: $0.address, have: $0.have.sorted()) },
