@@ -82,7 +82,7 @@ package struct Swarm: Sendable {
         let candidates = peers.values.compactMap { peer -> Candidate? in
             guard peer.id != asker, isLive(peer, now: now), !peer.have.isDisjoint(with: lacking) else { return nil }
             return Candidate(
-                peer: peer, free: peer.spare > 0, order: UInt64(bitPattern: Int64(Self.stableHash(peer.id))) ^ salt)
+                peer: peer, free: peer.spare > 0, order: Self.mixed(UInt64(bitPattern: Int64(Self.stableHash(peer.id))) ^ salt))
         }
         let ranked = candidates.sorted { a, b in
             if a.free != b.free { return a.free }
@@ -122,6 +122,14 @@ package struct Swarm: Sendable {
     static func stableHash(_ text: String) -> Int {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return Int(truncatingIfNeeded: hash)
+        return Int(truncatingIfNeeded: mixed(hash))
+    }
+
+    /// FNV-1a leaves the high bits of similar names alike ("peer-1", "peer-2"), and rankings compare whole values:
+    /// this finalizer (MurmurHash3's) spreads every input bit over the output.
+    static func mixed(_ value: UInt64) -> UInt64 {
+        var hash = (value ^ (value >> 33)) &* 0xff51_afd7_ed55_8ccd
+        hash = (hash ^ (hash >> 33)) &* 0xc4ce_b9fe_1a85_ec53
+        return hash ^ (hash >> 33)
     }
 }
