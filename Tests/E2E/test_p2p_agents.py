@@ -115,6 +115,29 @@ def subprocess_pull(origin, name, dest):
                              f"dir:{dest}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def test_a_swarm_whose_agents_all_vanished_is_seeded_afresh(origin, tmp_path):
+    """The first wave's agents are killed; the tracker still lists them (for its peer timeout) as holding the whole
+    blob. The next wave reports them unreachable and is granted the pieces within the origin budget again, instead of
+    each agent fetching the whole blob from the origin."""
+    top = origin.layout.image({"name.txt": b"waves"}, big_layer=32 * MiB, tag="waves", marker="waves")
+    push_layout_blobs_and_manifests(origin.url, "team/waves", origin.layout, "v1", top)
+    size = image_size(origin.layout, "waves")
+    first = agents_at(origin, tmp_path / "first", 2)
+    pull_all(first, origin, "waves", tmp_path / "first")
+    for a in first:
+        a.kill()
+    second = agents_at(origin, tmp_path / "second", 4)
+    try:
+        before = origin_sent(origin)
+        for out in pull_all(second, origin, "waves", tmp_path / "second"):
+            assert_pulled(out, big_layer(origin.layout, "waves"))
+        egress = origin_sent(origin) - before
+        assert egress <= 1.25 * size, f"the origin sent {egress / size:.2f}× the image"
+    finally:
+        for a in second:
+            a.stop()
+
+
 def test_a_serving_agent_killed_mid_transfer_leaves_the_others_to_finish(origin, tmp_path):
     seed = Agent(tmp_path / "seed", origin.url)
     others = [Agent(tmp_path / f"agent-{i}", origin.url, args=["--pieces-in-flight", "2"]) for i in range(3)]

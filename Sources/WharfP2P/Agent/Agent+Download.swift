@@ -11,12 +11,13 @@ extension Agent {
 
     /// Fills `fetch`: up to M pieces at once, as `PieceScheduler` picks them; every piece checked against the signed
     /// list before it is stored. The tracker hears what this agent holds at every plan; a peer that served a bad
-    /// piece is reported there and never asked again for this blob.
+    /// piece is reported there and never asked again for this blob, and one that could not be reached is reported
+    /// gone (it is offered again once it announces itself).
     func download(_ fetch: BlobFetch, repository: String, authorization: String?) async {
         let list = fetch.list
         var scheduler = PieceScheduler(
             pieceCount: list.pieces.count, missing: Set(list.pieces.indices), slots: settings.piecesInFlight)
-        var distrusted: [String] = []
+        var reports = PeerReports()
         var trackerDown = false
         var planning = false
         var lastPlan = -Double.infinity
@@ -25,7 +26,7 @@ extension Agent {
 
         enum Outcome: Sendable {
             case tick
-            case plan(Result<PeerPlan, any Error>, reported: [String])
+            case plan(Result<PeerPlan, any Error>, reported: PeerReports, asked: Double)
             case piece(Int, PieceScheduler.Source, Result<ByteBuffer, any Error>)
         }
 
@@ -37,18 +38,18 @@ extension Agent {
                 if !planning, now - lastPlan >= (trackerDown ? Self.trackerRetryInterval : Self.planInterval) {
                     planning = true
                     lastPlan = now
-                    let announcement = announcement(fetch, distrust: distrusted)
+                    let announcement = announcement(fetch, reports: reports)
                     let asked = PeersRequest(
                         token: fetch.grant.token, peer: id, lacking: scheduler.wanted, limit: settings.peerLimit,
                         originLimit: settings.piecesInFlight)
-                    let reported = distrusted
-                    distrusted = []
+                    let reported = reports
+                    reports = PeerReports()
                     group.addTask {
                         do {
                             try await self.client.announce(announcement)
-                            return .plan(.success(try await self.client.plan(asked)), reported: reported)
+                            return .plan(.success(try await self.client.plan(asked)), reported: reported, asked: now)
                         } catch {
-                            return .plan(.failure(error), reported: reported)
+                            return .plan(.failure(error), reported: reported, asked: now)
                         }
                     }
                 }
@@ -73,13 +74,13 @@ extension Agent {
                 switch outcome {
                 case .tick:
                     ticking = false
-                case .plan(.success(let plan), _):
+                case .plan(.success(let plan), _, let asked):
                     planning = false
                     trackerDown = false
-                    scheduler.learn(plan)
-                case .plan(.failure, let reported):
+                    scheduler.learn(plan, asked: asked)
+                case .plan(.failure, let reported, _):
                     planning = false
-                    distrusted += reported
+                    reports.merge(reported)
                     if !trackerDown { stats.trackerFailures.add(1, ordering: .relaxed) }
                     trackerDown = true
                 case .piece(let piece, let source, .success(let bytes)):
@@ -94,12 +95,15 @@ extension Agent {
                     switch (source, error) {
                     case (.peer(let peer, _), is BadPiece):
                         stats.badPieces.add(1, ordering: .relaxed)
-                        distrusted.append(peer)
-                        scheduler.avoid(peer, until: .infinity)
+                        reports.distrusted.insert(peer)
+                        scheduler.avoid(peer, until: .infinity, failedAt: Date().timeIntervalSince1970)
                         logger.warning("a peer served a bad piece", metadata: ["peer": "\(peer)", "piece": "\(piece)"])
                     case (.peer(let peer, _), let error):
-                        let busy = (error as? OriginClient.Failure)?.status == 503
-                        scheduler.avoid(peer, until: Date().timeIntervalSince1970 + (busy ? 0.5 : 2), failed: !busy)
+                        let now = Date().timeIntervalSince1970
+                        // An HTTP answer means the peer is there; 503 means only that its upload slots are taken.
+                        let status = (error as? OriginClient.Failure)?.status
+                        if status == nil { reports.unreachable.insert(peer) }
+                        scheduler.avoid(peer, until: now + (status == 503 ? 0.5 : 2), failedAt: status == 503 ? nil : now)
                     case (.origin, let error):
                         originFailures += 1
                         let refused = (error as? OriginClient.Failure).map { [401, 403, 404].contains($0.status) } ?? false
@@ -115,10 +119,23 @@ extension Agent {
         }
         finish(fetch, error: failure)
         // Peers hear at once that this agent holds the whole blob.
-        if failure == nil { try? await client.announce(announcement(fetch, distrust: distrusted)) }
+        if failure == nil { try? await client.announce(announcement(fetch, reports: reports)) }
     }
 
     struct BadPiece: Error {}
+
+    /// What a download tells the tracker of the peers that failed it, at its next announcement.
+    struct PeerReports: Sendable {
+        /// Served a piece that failed its check.
+        var distrusted: Set<String> = []
+        /// Could not be reached at all.
+        var unreachable: Set<String> = []
+
+        mutating func merge(_ other: PeerReports) {
+            distrusted.formUnion(other.distrusted)
+            unreachable.formUnion(other.unreachable)
+        }
+    }
 
     /// Fetches, checks and stores one piece; the piece's bytes on success (only their count is used).
     private func fetchPiece(
@@ -145,10 +162,11 @@ extension Agent {
         }
     }
 
-    private func announcement(_ fetch: BlobFetch, distrust: [String]) -> Announcement {
+    private func announcement(_ fetch: BlobFetch, reports: PeerReports) -> Announcement {
         Announcement(
             token: fetch.grant.token, peer: id, address: settings.peerAddress, have: fetch.held,
             uploads: uploads.load(ordering: .relaxed), capacity: settings.uploadSlots,
-            distrust: distrust.isEmpty ? nil : distrust)
+            distrust: reports.distrusted.isEmpty ? nil : reports.distrusted.sorted(),
+            unreachable: reports.unreachable.isEmpty ? nil : reports.unreachable.sorted())
     }
 }

@@ -1,7 +1,8 @@
 /// Chooses the next piece of one blob to fetch, and from where: pieces the tracker granted from the origin budget
 /// (at most half the slots, so peer fetches go on beside them), then the rarest piece that some trusted peer holds,
-/// from the holder this agent asks least at the moment; the origin for a piece whose holders all failed this agent,
-/// for what no peer holds after a stall (`unheld`), and for everything when the tracker cannot be reached.
+/// from the holder this agent asks least at the moment; the origin for a piece whose holders all failed this agent
+/// (and that the tracker still offers after hearing so), for what no peer holds after a stall (`unheld`), and for
+/// everything when the tracker cannot be reached.
 struct PieceScheduler {
     enum Source: Equatable, Hashable {
         case origin
@@ -18,8 +19,10 @@ struct PieceScheduler {
     private var granted: [Int] = []
     /// Peers not to ask again, until the given time (forever for one that served a bad piece).
     private var avoidedUntil: [String: Double] = [:]
-    /// Of those, the ones that failed (not merely busy): their pieces may come from the origin meanwhile.
-    private var failed: Set<String> = []
+    /// Of those, the ones that failed (not merely busy), with when: their pieces may come from the origin meanwhile.
+    private var failedAt: [String: Double] = [:]
+    /// When the plan in force was asked for: a failure before that was reported with it.
+    private var planAsked = -Double.infinity
     let slots: Int
     let perPeer: Int
 
@@ -34,16 +37,19 @@ struct PieceScheduler {
     var running: Int { inFlight.count }
     var wanted: [Int] { missing.subtracting(inFlight.keys).sorted() }
 
-    mutating func learn(_ plan: PeerPlan) {
+    /// Takes the tracker's plan, asked for at `asked` (with this agent's reports of the peers that failed it).
+    mutating func learn(_ plan: PeerPlan, asked: Double) {
+        planAsked = asked
         peers = plan.peers
         holdings = Dictionary(plan.peers.map { ($0.id, Set($0.have)) }, uniquingKeysWith: { a, _ in a })
         granted = plan.fromOrigin
     }
 
-    /// Leaves `peer` alone until `until`: it `failed` (vanished, lied), or was only busy (every upload slot taken).
-    mutating func avoid(_ peer: String, until: Double, failed: Bool = true) {
+    /// Leaves `peer` alone until `until`: it `failed` at `now` (vanished, lied), or was only busy (every upload slot
+    /// taken).
+    mutating func avoid(_ peer: String, until: Double, failedAt now: Double? = nil) {
         avoidedUntil[peer] = until
-        if failed { self.failed.insert(peer) } else { self.failed.remove(peer) }
+        failedAt[peer] = now
     }
 
     /// The next fetch, or nil when every slot is busy or nothing can be fetched now. `originFor` is a piece to take
@@ -59,10 +65,14 @@ struct PieceScheduler {
         return nil
     }
 
-    /// A piece whose every holder failed this agent (vanished, or lied): the tracker still counts it as held, so it
-    /// grants it to nobody, and the origin serves it. A holder that was only busy is waited for.
+    /// A piece whose every holder failed this agent (vanished, or lied), and that the tracker, told so, still offers:
+    /// it counts the piece as held, so it grants it to nobody, and the origin serves it. Until the tracker has heard,
+    /// the next plan is waited for: it drops a peer reported gone, and grants its pieces within the origin budget
+    /// (a swarm whose old seeds all left would otherwise send every agent to the origin for everything). A holder
+    /// that was only busy is waited for.
     private func orphaned(now: Double) -> Int? {
-        let avoided = Set(avoidedUntil.filter { $0.value > now && failed.contains($0.key) }.keys)
+        let avoided = Set(
+            avoidedUntil.filter { $0.value > now && failedAt[$0.key].map { $0 < planAsked } == true }.keys)
         guard !avoided.isEmpty else { return nil }
         return wanted.first { piece in
             let holders = holdings.filter { $0.value.contains(piece) }.keys

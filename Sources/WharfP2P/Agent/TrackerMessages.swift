@@ -18,9 +18,12 @@ package struct Announcement: Sendable, Codable {
     package let capacity: Int
     /// Peers that served this agent a piece that failed its check.
     package let distrust: [String]?
+    /// Peers this agent could not reach: gone until they announce again.
+    package let unreachable: [String]?
 
     package init(
-        token: String, peer: String, address: String, have: [Int], uploads: Int, capacity: Int, distrust: [String]?
+        token: String, peer: String, address: String, have: [Int], uploads: Int, capacity: Int, distrust: [String]?,
+        unreachable: [String]? = nil
     ) {
         self.token = token
         self.peer = peer
@@ -29,6 +32,7 @@ package struct Announcement: Sendable, Codable {
         self.uploads = uploads
         self.capacity = capacity
         self.distrust = distrust
+        self.unreachable = unreachable
     }
 }
 

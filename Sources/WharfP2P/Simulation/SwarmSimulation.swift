@@ -132,7 +132,7 @@ package struct SwarmSimulation {
         nodes[agent].scheduler.learn(
             PeerPlan(
                 peers: peers.map { .init(id: $0.id, address: $0.address, have: Array($0.have)) },
-                fromOrigin: fromOrigin))
+                fromOrigin: fromOrigin), asked: now)
     }
 
     /// Starts fetches until the agent's slots are full or nothing can be fetched; a busy peer refuses (503), as a
@@ -153,7 +153,7 @@ package struct SwarmSimulation {
                 let peer = Int(id)!
                 guard nodes[peer].uploads < settings.uploadSlots else {
                     nodes[agent].scheduler.finished(piece, stored: false)
-                    nodes[agent].scheduler.avoid(id, until: now + 0.5, failed: false)
+                    nodes[agent].scheduler.avoid(id, until: now + 0.5)
                     continue
                 }
                 nodes[peer].uploads += 1

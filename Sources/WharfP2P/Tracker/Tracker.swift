@@ -45,6 +45,13 @@ package final class Tracker: Sendable {
         swarms.withLock { _ = $0[digest]?.distrust(peer: peer) }
     }
 
+    /// An agent could not reach `peer`: it is offered to nobody until it announces again. A false report costs a
+    /// live peer at most its announcement interval (10 s); a dead one, which never announces, is gone at once instead
+    /// of after the peer timeout.
+    package func forget(peer: String, digest: String) {
+        swarms.withLock { _ = $0[digest]?.leave(peer: peer) }
+    }
+
     /// Drops the swarms whose every peer went silent.
     package func expire(now: Double = Date().timeIntervalSince1970) {
         swarms.withLock { swarms in swarms = swarms.filter { $0.value.hasLivePeers(now: now) } }

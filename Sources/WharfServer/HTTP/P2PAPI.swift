@@ -46,6 +46,9 @@ struct P2PAPI: Sendable {
             let announcement = try await body(request, as: Announcement.self)
             let list = try await admitted(announcement.token)
             for peer in announcement.distrust ?? [] { tracker.distrust(peer: peer, digest: list.digest) }
+            for peer in announcement.unreachable ?? [] where peer != announcement.peer {
+                tracker.forget(peer: peer, digest: list.digest)
+            }
             tracker.announce(
                 digest: list.digest, pieceCount: list.pieces.count, peer: announcement.peer, address: announcement.address,
                 have: Set(announcement.have), uploads: announcement.uploads, capacity: announcement.capacity)
