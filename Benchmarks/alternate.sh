@@ -7,6 +7,7 @@
 # runs of one side spread by ±5-20%, more than a 5% difference. Many short rounds moments apart, in alternating
 # order, cancel most of that drift. Needs regbench (../shared/tools/bench/build.sh, or REGBENCH=PATH).
 # PHASE=NAME reports that phase of the scenario instead of its last (e.g. `put-tags` of `tags`, the writes).
+# SETTLE=COMMAND runs after every run, before the next starts (e.g. until a side's background work is done).
 #   Benchmarks/alternate.sh http://127.0.0.1:5201 http://127.0.0.1:5202 12 mixed -n 8 -layers 3 -size 4MiB -c 32 -duration 5s -verify=false
 #   PHASE=put-tags Benchmarks/alternate.sh http://127.0.0.1:5301 http://127.0.0.1:5302 8 tags -n 500 -page 100 -c 8 -duration 1s
 set -euo pipefail
@@ -17,6 +18,7 @@ for round in $(seq 1 "$rounds"); do
   for side in $order; do
     url=$a; [ "$side" = B ] && url=$b
     "$regbench" "$scenario" -url "$url" -repo "alternate/r$round" -q "$@" | tail -n 1 | sed "s/^/$round $side /"
+    if [ -n "${SETTLE:-}" ]; then sh -c "$SETTLE" >&2; fi
   done
 done | PHASE="${PHASE:-}" python3 -c '
 import json, os, statistics, sys

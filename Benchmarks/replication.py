@@ -7,7 +7,9 @@ loopback; every instance starts on a fresh data directory.
 
 `pushcost` is the push path's cost: tag PUTs on an instance with one event rule against one without, alternating
 (`Benchmarks/alternate.sh`), with the rule's target live (a stand-in for a machine in another region: at the lowest
-CPU priority, on tmpfs, though it shares the same two cores) and with it down."""
+CPU priority, on tmpfs, though it shares the same two cores) and with it down. With the target live, each run waits
+until the rule's queue is empty before the next starts, so that no run measures another's copies; `settle URL RULE`
+is that wait."""
 
 import os
 import statistics
@@ -124,9 +126,10 @@ def pushcost(base: Path):
             ruled = start(base, f"cost-rule-{label[-4:]}", rule("cost", url, "event"))
             try:
                 print(f"push cost, {label}: A has no rule, B one event rule", flush=True)
+                settle = f"python3 {__file__} settle {ruled.url} cost" if url == target.url else ""
                 subprocess.run([str(Path(__file__).parent / "alternate.sh"), plain.url, ruled.url, rounds, "tags",
                                 "-n", "500", "-page", "100", "-c", "8", "-duration", "1s"],
-                               env=dict(os.environ, PHASE="put-tags"), check=True)
+                               env=dict(os.environ, PHASE="put-tags", SETTLE=settle), check=True)
             finally:
                 ruled.stop()
     finally:
@@ -137,6 +140,9 @@ def pushcost(base: Path):
 
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if what == "settle":
+        wait_until(lambda: idle(sys.argv[2], sys.argv[3]), timeout=120)
+        return
     base = Path(tempfile.mkdtemp(prefix="wharf-repbench-"))
     print(f"replication benchmarks, {IMAGES} images of {LAYER >> 20} MiB; wharf {os.environ.get('WHARF_BIN')}")
     if what in ("throughput", "all"):

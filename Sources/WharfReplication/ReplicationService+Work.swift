@@ -11,6 +11,8 @@ extension ReplicationService {
     /// One worker's turn: claims the next few due tasks, if any, and carries them out. Returns whether there were any
     /// (a worker with work goes on at once; an idle one waits before it looks again).
     func work() async throws -> Bool {
+        let writes = clientWrites.total
+        if burst.withLock({ $0.holdsOff(writes: writes, now: .now) }) { return false }
         let metadata = registry.metadata
         if try await metadata.hasReplicationOutbox() { try await metadata.drainReplicationOutbox() }
         let active = activeRules()

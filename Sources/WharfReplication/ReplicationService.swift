@@ -18,6 +18,9 @@ package struct ReplicationSettings: Sendable, Equatable {
     package var maxBackoff: Duration = .seconds(300)
     /// Finished tasks are kept this long, for status and lag.
     package var keepFinished: Duration = .seconds(7 * 86400)
+    /// While clients push to this instance, workers wait up to this long before copying (`ClientBurst`); zero
+    /// turns it off.
+    package var yieldToClients: Duration = .milliseconds(500)
 
     package init() {}
 }
@@ -52,6 +55,9 @@ package final class ReplicationService: Service, Sendable {
     let onOutcome: @Sendable (ReplicationOutcome) -> Void
     let onPoolDecision: @Sendable (PoolDecision) -> Void
     let pool: WorkerPool
+    /// The server notes every client write here; workers hold off during a burst of them.
+    package let clientWrites = ClientWrites()
+    let burst: Mutex<ClientBurst>
 
     /// A remote found down: no task of its rule is tried before `until`; each failure in a row doubles the wait.
     struct Outage: Sendable {
@@ -88,6 +94,7 @@ package final class ReplicationService: Service, Sendable {
         self.onOutcome = onOutcome
         self.onPoolDecision = onPoolDecision
         pool = WorkerPool(policy: settings.pool)
+        burst = Mutex(ClientBurst(limit: settings.yieldToClients))
         instance = try await registry.metadata.instanceID()
         // Every rule is checked before any client is made: a client must be shut down before it goes away.
         var prepared = [PreparedRule]()

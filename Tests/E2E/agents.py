@@ -42,8 +42,11 @@ def metrics(url: str) -> dict:
 
 
 class Agent(WharfProcess):
-    def __init__(self, base: Path, origin_url: str, tracker=None, cache_size="20GiB", args=(), log_level="warning"):
+    def __init__(self, base: Path, origin_url: str, tracker=None, cache_size="20GiB", args=(), log_level="warning",
+                 netns=None, host="127.0.0.1"):
+        """`netns` runs the agent (and the pulls through it) in that network namespace, its peer port on `host`."""
         base.mkdir(parents=True, exist_ok=True)
+        self.netns = ["ip", "netns", "exec", netns] if netns else []
         self.base = base
         self.origin_url = origin_url
         self.port, self.peer_port = free_port(), free_port()
@@ -51,13 +54,13 @@ class Agent(WharfProcess):
         self.cache = base / "cache"
         self.log_path = base / "agent.log"
         self.command = [wharf_binary(), "agent", "--origin", origin_url, "--listen", f"127.0.0.1:{self.port}",
-                        "--peer-listen", f"127.0.0.1:{self.peer_port}", "--cache-dir", str(self.cache),
+                        "--peer-listen", f"{host}:{self.peer_port}", "--cache-dir", str(self.cache),
                         "--cache-size", cache_size, "--log-level", log_level,
                         *(["--tracker", tracker] if tracker else []), *map(str, args)]
         self.start()
 
     def start(self):
-        self.launch(self.command, append_log=True)
+        self.launch(self.command, append_log=True, wrapper=self.netns)
 
     def metrics(self) -> dict:
         return metrics(self.url)
@@ -90,9 +93,12 @@ insecure = true
         """skopeo copy of `reference` (on the origin) into a dir: layout, through this agent as the mirror."""
         return self.pull_command(reference, dest, creds, check=check)
 
-    def pull_command(self, reference, dest, creds=None, check=True, background=False):
-        args = ["skopeo", "--registries-conf", str(self.registries_conf()), "copy", "--retry-times", "0",
+    def pull_args(self, reference, dest, creds=None) -> list:
+        return [*self.netns, "skopeo", "--registries-conf", str(self.registries_conf()), "copy", "--retry-times", "0",
                 *(["--authfile", str(self.auth_file(creds))] if creds else []), f"docker://{reference}", f"dir:{dest}"]
+
+    def pull_command(self, reference, dest, creds=None, check=True, background=False):
+        args = self.pull_args(reference, dest, creds)
         if background:
             return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         return run(*args, check=check)

@@ -74,12 +74,13 @@ class WharfProcess:
 class Server(WharfProcess):
     """A `wharf serve` process with its own data directory."""
 
-    def __init__(self, data_dir: Path, extra_env=None, log_level="warning", args=(), netns=None, port=None, niceness=0):
+    def __init__(self, data_dir: Path, extra_env=None, log_level="warning", args=(), netns=None, port=None, niceness=0,
+                 address="127.0.0.1"):
         """`args` go to `wharf serve` after the defaults; `netns` runs it (and its health probe) in that network
-        namespace; `port` (default: a free one) lets a restart come back where it was; `niceness` lowers its CPU
-        priority (a benchmark's stand-in for another machine)."""
+        namespace, listening on `address`; `port` (default: a free one) lets a restart come back where it was;
+        `niceness` lowers its CPU priority (a benchmark's stand-in for another machine)."""
         self.port = port or free_port()
-        self.host = f"127.0.0.1:{self.port}"
+        self.host = f"{address}:{self.port}"
         self.url = f"http://{self.host}"
         self.data_dir = data_dir
         self.log_path = data_dir.parent / f"wharf-{self.port}.log"

@@ -82,3 +82,26 @@ def test_a_burst_scales_the_pool_out_and_idleness_back_in(tmp_path):
         proxy.close()
         a.stop()
         target.stop()
+
+
+def test_copies_wait_out_a_push_burst_and_follow_it(tmp_path):
+    """With `yieldToClients`, no copy starts while the burst of pushes goes on (within the limit); all follow it."""
+    target = Server(tmp_path / "t")
+    config = tmp_path / "a.yaml"
+    config.write_text(CONFIG.format(url=target.url).replace("replication:\n", "replication:\n  yieldToClients: 8s\n", 1))
+    a = Server(tmp_path / "a", args=["--config", config])
+    try:
+        pushed = {}
+        start = time.monotonic()
+        while time.monotonic() - start < 2:  # a write every few ms for 2 s: one burst
+            tag = f"t{len(pushed)}"
+            pushed[tag] = push_image(a.url, "yield/app", tag, f"yield-{tag}")
+        assert time.monotonic() - start < 7, "the burst outlasted the limit: nothing was tested"
+        copied = [t for t in pushed if requests.head(f"{target.url}/v2/yield/app/manifests/{t}").status_code == 200]
+        assert copied == [], f"copied during the burst: {copied}"
+        for tag in pushed:
+            wait_until(lambda: requests.head(f"{target.url}/v2/yield/app/manifests/{tag}").status_code == 200,
+                       what=f"yield/app:{tag} after the burst", timeout=30)
+    finally:
+        a.stop()
+        target.stop()

@@ -14,6 +14,7 @@ import WharfReplication
 ///       lease: 60s                            # a silent worker's task is claimed again after this
 ///       backoff: 1s                           # first retry; doubles up to maxBackoff, with jitter
 ///       maxBackoff: 5m
+///       yieldToClients: 500ms                 # during a push burst, copies wait up to this long (0 = never)
 ///       rules:
 ///         - name: to-eu
 ///           direction: push                     # or pull
@@ -60,6 +61,7 @@ public struct ReplicationOptions: Sendable, Equatable {
         var lease: String?
         var backoff: String?
         var maxBackoff: String?
+        var yieldToClients: String?
         var rules: [RuleDocument]?
     }
 
@@ -78,6 +80,11 @@ public struct ReplicationOptions: Sendable, Equatable {
         if let backoff = file.backoff { settings.backoff = try WharfConfiguration.duration(backoff, "replication.backoff") }
         if let backoff = file.maxBackoff {
             settings.maxBackoff = try WharfConfiguration.duration(backoff, "replication.maxBackoff")
+        }
+        if let yield = file.yieldToClients {
+            settings.yieldToClients =
+                ["0", "0s", "0ms"].contains(yield.trimmingCharacters(in: .whitespaces))
+                ? .zero : try WharfConfiguration.duration(yield, "replication.yieldToClients")
         }
         for (index, entry) in (file.rules ?? []).enumerated() {
             let field = "replication.rules[\(index)]"

@@ -66,6 +66,7 @@ struct WharfResponder: HTTPResponder {
                             repository: request.uri.queryParameters["repository"].map(String.init)),
                         client: client, scheme: scheme)
                 }
+                if route != nil, RequestAudit.isWrite(request.method) { replication.service?.clientWrites.note() }
                 if let audit, RequestAudit.isWrite(request.method) {
                     // A write whose record could not be kept is refused before it changes anything.
                     guard audit.log.isWritable else { throw RequestAudit.unavailable }
