@@ -45,16 +45,20 @@ import Testing
     @Test func aPeerReportedUnreachableIsOfferedAgainOnlyOnceItAnnounces() {
         let tracker = Tracker()
         let digest = "sha256:" + String(repeating: "a", count: 64)
-        tracker.announce(digest: digest, pieceCount: 2, peer: "gone", address: "g:1", have: [0, 1], uploads: 0, capacity: 4, now: 0)
-        #expect(tracker.plan(digest: digest, pieceCount: 2, asker: "new", lacking: [0, 1], limit: 4, originLimit: 2, now: 1)
-            .fromOrigin.isEmpty, "held pieces are not granted from the origin")
+        tracker.announce(
+            digest: digest, pieceCount: 2, peer: "gone", address: "g:1", have: [0, 1], uploads: 0, capacity: 4, now: 0)
+        #expect(
+            tracker.plan(digest: digest, pieceCount: 2, asker: "new", lacking: [0, 1], limit: 4, originLimit: 2, now: 1)
+                .fromOrigin.isEmpty, "held pieces are not granted from the origin")
         tracker.forget(peer: "gone", digest: digest)
         let plan = tracker.plan(digest: digest, pieceCount: 2, asker: "new", lacking: [0, 1], limit: 4, originLimit: 2, now: 2)
         #expect(plan.peers.isEmpty)
         #expect(plan.fromOrigin.sorted() == [0, 1], "its pieces go to the origin budget again")
-        tracker.announce(digest: digest, pieceCount: 2, peer: "gone", address: "g:1", have: [0, 1], uploads: 0, capacity: 4, now: 3)
-        #expect(tracker.plan(digest: digest, pieceCount: 2, asker: "other", lacking: [0, 1], limit: 4, originLimit: 2, now: 4)
-            .peers.map(\.id) == ["gone"], "a false report costs a live peer only until it announces")
+        tracker.announce(
+            digest: digest, pieceCount: 2, peer: "gone", address: "g:1", have: [0, 1], uploads: 0, capacity: 4, now: 3)
+        #expect(
+            tracker.plan(digest: digest, pieceCount: 2, asker: "other", lacking: [0, 1], limit: 4, originLimit: 2, now: 4)
+                .peers.map(\.id) == ["gone"], "a false report costs a live peer only until it announces")
     }
 
     @Test func agentsStartingTogetherFetchEachPieceFromTheOriginOnce() {
