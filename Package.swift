@@ -96,6 +96,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(
+            name: "WharfHelm",
+            dependencies: [
+                "CZlib",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WharfReplication",
             dependencies: [
@@ -146,6 +155,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WharfHelmTests",
+            dependencies: ["WharfHelm"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -23,6 +23,10 @@ class Fleet:
         self.made = []  # undone in reverse on close
 
     def __enter__(self):
+        return self.open()
+
+    def open(self):
+        """Makes the bridge and the hosts; undone by `close` (or on the way out of a `with`)."""
         try:
             bridge = f"{self.tag}br"
             sh("ip", "link", "add", bridge, "type", "bridge")

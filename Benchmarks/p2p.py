@@ -83,7 +83,7 @@ def one(kind: str, n: int, origin: Server, image: str, base: Path, size: int, fl
 
 def main():
     base = Path(tempfile.mkdtemp(prefix="wharf-p2p-bench-"))
-    fleet = Fleet(hosts=max(COUNTS) + 1, mbit=LINK_MBIT).__enter__() if LINK_MBIT else None
+    fleet = Fleet(hosts=max(COUNTS) + 1, mbit=LINK_MBIT).open() if LINK_MBIT else None
     try:
         (base / "origin").mkdir()
         origin = Server(base / "origin" / "data", netns=fleet.netns(0) if fleet else None,

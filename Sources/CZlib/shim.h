@@ -1,0 +1,2 @@
+// zlib (Debian's zlib1g): inflating the gzip layer of a Helm chart's .tgz.
+#include <zlib.h>
