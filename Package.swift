@@ -159,7 +159,11 @@ let package = Package(
         ),
         .testTarget(
             name: "WharfHelmTests",
-            dependencies: ["WharfHelm"],
+            dependencies: [
+                "WharfHelm",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
