@@ -126,11 +126,13 @@ let package = Package(
             dependencies: [
                 "WharfAudit",
                 "WharfAuth",
+                "WharfHelm",
                 "WharfP2P",
                 "WharfReplication",
                 "WharfCore",
                 "WharfStorage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -16,8 +16,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import oras, pytest, jwt, cryptography' 2>/dev/null \
-  || python3 -m pip install -q --disable-pip-version-check oras pytest 'pyjwt[crypto]'
+python3 -c 'import oras, pytest, jwt, cryptography, yaml' 2>/dev/null \
+  || python3 -m pip install -q --disable-pip-version-check oras pytest 'pyjwt[crypto]' pyyaml
 python3 -c 'import schemathesis; assert schemathesis.__version__ == "4.32.5"' 2>/dev/null \
   || python3 -m pip install -q --disable-pip-version-check 'schemathesis==4.32.5'
 

@@ -22,6 +22,8 @@ enum AccessRequirement: Equatable {
         case nil where path == ServerEndpoint.p2pPieces.rawValue: self = .repository(repository ?? "", .pull)
         // A seeder's preheat list: any caller, who sees only the repositories it may pull.
         case nil where path == ServerEndpoint.p2pPreheatFeed.rawValue: self = .loggedIn
+        // A namespace's chart repository: it lists, and serves, only the charts the caller may pull (`HelmAPI`).
+        case nil where path.hasPrefix(HelmRoute.prefix): self = .loggedIn
         case nil: self = path.hasPrefix("/api/v1/") ? .registryAdmin : .open
         case .base: self = .loggedIn
         case .catalog: self = .catalog

@@ -52,8 +52,10 @@ struct WharfResponder: HTTPResponder {
                 forwardedFor: request.headers[.xForwardedFor]) : "-"
         do {
             route = try V2Route.parse(path)
+            let helm = route == nil ? try HelmRoute.parse(path) : nil
             // The methods of an endpoint are no secret: a wrong one is answered before access control.
-            let methods = route?.methods ?? ServerEndpoint.match(path).map(\.endpoint.methods)
+            let methods =
+                route?.methods ?? (helm != nil ? [.get, .head] : ServerEndpoint.match(path).map(\.endpoint.methods))
             if let methods, !methods.contains(request.method) { throw MethodNotAllowed(allowed: methods) }
             if let tokenEndpoint, route == nil, path == TokenEndpoint.path {
                 (response, caller) = try await tokenEndpoint.respond(to: request, client: client, scheme: scheme)
@@ -72,10 +74,10 @@ struct WharfResponder: HTTPResponder {
                     guard audit.log.isWritable else { throw RequestAudit.unavailable }
                     // The bodies the routes read count into the tally (reads have none).
                     response = try await RequestTally.$current.withValue(tally) { [caller] in
-                        try await handle(request, route: route, caller: caller)
+                        try await handle(request, route: route, helm: helm, caller: caller)
                     }
                 } else {
-                    response = try await handle(request, route: route, caller: caller)
+                    response = try await handle(request, route: route, helm: helm, caller: caller)
                 }
             }
         } catch let denial as AuthDenial {
@@ -127,9 +129,11 @@ struct WharfResponder: HTTPResponder {
         }
     }
 
-    private func handle(_ request: Request, route: V2Route?, caller: Caller) async throws -> Response {
+    private func handle(_ request: Request, route: V2Route?, helm: HelmRoute?, caller: Caller) async throws -> Response {
         if let route {
             try await api.respond(to: request, route: route, caller: caller)
+        } else if let helm {
+            try await HelmAPI(api: api).respond(to: request, route: helm, caller: caller)
         } else {
             try await other(request, caller: caller)
         }

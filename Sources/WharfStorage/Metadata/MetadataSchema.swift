@@ -171,6 +171,27 @@ enum MetadataSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v9: helm charts") { db in
+            // A chart version per pushed chart manifest, for index.yaml; it goes with its manifest.
+            try db.execute(
+                sql: """
+                    CREATE TABLE charts (
+                        repository_id INTEGER NOT NULL,
+                        name TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        manifest_digest TEXT NOT NULL,
+                        chart_digest TEXT NOT NULL,
+                        chart_size INTEGER NOT NULL,
+                        provenance_digest TEXT,
+                        metadata TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        PRIMARY KEY (repository_id, name, version),
+                        FOREIGN KEY (repository_id, manifest_digest) REFERENCES manifests(repository_id, digest)
+                            ON DELETE CASCADE
+                    ) WITHOUT ROWID;
+                    CREATE INDEX charts_manifest ON charts(repository_id, manifest_digest);
+                    """)
+        }
         return migrator
     }
 }

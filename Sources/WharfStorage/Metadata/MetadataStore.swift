@@ -160,7 +160,7 @@ package final class MetadataStore: Sendable {
     /// that everything it references is readable in the repository.
     package func putManifest(
         _ repository: RepositoryName, digest: Digest, size: Int64, manifest: Manifest, tags: [Tag],
-        outbox: OutboxContext? = nil
+        chart: ChartRecord? = nil, outbox: OutboxContext? = nil
     ) async throws {
         try await pool.write { db in
             let id = try self.ensureRepository(db, repository)
@@ -188,6 +188,7 @@ package final class MetadataStore: Sendable {
                     id, digest.description, manifest.mediaType, size, manifest.artifactType,
                     manifest.subjectDigest?.description, Self.now,
                 ])
+            if let chart { try self.record(chart, repository: id, db) }
             for referenced in manifest.blobDigests + manifest.childDigests {
                 try db.execute(
                     sql: """

@@ -33,16 +33,30 @@ extension Registry {
             tags.insert(tag, at: 0)
         }
         let manifest = try Manifest(parsing: bytes, contentType: contentType)
+        let chart = try await chartRecord(repository, manifest, digest: digest)
         try await gate.shared { [tags] in
             if try await self.blobs.size(of: digest) == nil {
                 try await self.blobs.write(bytes, as: digest)
             }
             try await self.metadata.putManifest(
-                repository, digest: digest, size: Int64(bytes.count), manifest: manifest, tags: tags,
+                repository, digest: digest, size: Int64(bytes.count), manifest: manifest, tags: tags, chart: chart,
                 outbox: self.outbox(origin: origin))
         }
         manifestCache.insert(bytes, for: digest)
         return (digest, manifest)
+    }
+
+    /// A chart manifest's record, from its config blob (read before the transaction; a config that is not there
+    /// fails the push inside it, as a missing blob).
+    private func chartRecord(_ repository: RepositoryName, _ manifest: Manifest, digest: Digest) async throws
+        -> ChartRecord?
+    {
+        guard let config = manifest.config, config.mediaType == ChartRecord.configMediaType,
+            config.size <= ChartRecord.maxConfigBytes, let configDigest = try? Digest(config.digest),
+            let bytes = try await blobs.readAll(configDigest, size: config.size)
+        else { return nil }
+        return ChartRecord(
+            repository: repository, manifest: manifest, digest: digest, config: bytes, created: MetadataStore.now)
     }
 
     /// What `reference` resolves to in the repository, without reading the body (for HEAD).
