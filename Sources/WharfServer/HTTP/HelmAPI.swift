@@ -21,11 +21,14 @@ struct HelmAPI: Sendable {
         }
         switch route {
         case .index:
-            let versions = try charts.map { chart in
-                ChartIndex.Version(
-                    metadata: try JSONDecoder().decode(ChartMetadata.self, from: Data(chart.metadata)),
-                    digest: String(chart.chartDigest.dropFirst("sha256:".count)),
-                    created: Date(timeIntervalSince1970: chart.created))
+            // A config helm would not have written (no apiVersion, say) leaves its chart out rather than the index.
+            let versions = charts.compactMap { chart in
+                (try? JSONDecoder().decode(ChartMetadata.self, from: Data(chart.metadata))).map { metadata in
+                    ChartIndex.Version(
+                        metadata: metadata,
+                        digest: String(chart.chartDigest.dropFirst("sha256:".count)),
+                        created: Date(timeIntervalSince1970: chart.created))
+                }
             }
             // `generated` is the newest push: the same index for the same charts, so the ETag holds until one changes.
             let newest = Date(timeIntervalSince1970: charts.map(\.created).max() ?? 0)
