@@ -1,5 +1,5 @@
 """The classic chart repository: a chart pushed with `helm push oci://HOST/team` is in `/helm/team/index.yaml` at once,
-and helm 3.8 and helm 4 add, update, search, pull and template it from there, getting the pushed bytes; an unchanged
+and helm 3.8 and helm 4 add, update, search, pull, template and depend on it from there, getting the pushed bytes; an unchanged
 index costs a 304; deleting the OCI manifest takes the chart out of the index; with access control on, the index
 lists and serves only the charts the caller may pull."""
 
@@ -50,6 +50,12 @@ def test_a_pushed_chart_is_in_the_classic_repository(registry, work, helm):
     assert (out / f"{chart}-1.2.3.tgz").read_bytes() == archive.read_bytes()
     rendered = run(binary, "template", "demo", f"{repo}/{chart}", "--version", "1.2.3", env=env).stdout
     assert "kind: Deployment" in rendered
+    app = work / f"app-{helm}"
+    run(binary, "create", app, env=env)
+    with open(app / "Chart.yaml", "a") as f:
+        f.write(f"dependencies:\n  - name: {chart}\n    version: 1.2.3\n    repository: {registry.url}/helm/classic\n")
+    run(binary, "dependency", "update", app, env=env)
+    assert (app / "charts" / f"{chart}-1.2.3.tgz").read_bytes() == archive.read_bytes()
 
     # The manifest deleted by digest: the chart leaves the index, and its file is gone.
     manifest = requests.head(f"{registry.url}/v2/classic/{chart}/manifests/1.2.3",
