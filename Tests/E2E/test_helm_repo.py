@@ -1,7 +1,7 @@
 """The classic chart repository: a chart pushed with `helm push oci://HOST/team` is in `/helm/team/index.yaml` at once,
-and helm 3.8 and helm 4 add, update, search, pull, template and depend on it from there, getting the pushed bytes; an unchanged
-index costs a 304; deleting the OCI manifest takes the chart out of the index; with access control on, the index
-lists and serves only the charts the caller may pull."""
+and helm 3.8 and helm 4 add, update, search, pull, template and depend on it from there, getting the pushed bytes;
+an unchanged index costs a 304; deleting the OCI manifest takes the chart out of the index; with access control on,
+the index lists and serves only the charts the caller may pull."""
 
 import hashlib
 import json
