@@ -14,7 +14,7 @@ import pytest
 from conftest import require, run
 from images import Layout
 from secure_registry import PASSWORDS, start_secure
-from test_helm import helm_binary
+from test_helm import helm_binary, helm_env
 from test_podman_buildah import buildah, podman, storage  # noqa: F401 (a fixture)
 
 
@@ -150,8 +150,7 @@ def test_helm_registry_login_push_pull(tmp_path, netns, helm):
     secure = start_secure(tmp_path / "registry", hosts=("10.77.0.1",), tls_ip="10.77.0.1", netns=netns)
     try:
         binary = helm_binary(helm)
-        env = dict(os.environ, HELM_CACHE_HOME=str(tmp_path / "cache"), HELM_CONFIG_HOME=str(tmp_path / "config"),
-                   HELM_DATA_HOME=str(tmp_path / "data"), SSL_CERT_FILE=str(secure.ca))
+        env = helm_env(tmp_path, SSL_CERT_FILE=str(secure.ca))
         inside = ["ip", "netns", "exec", netns, binary]
         run(*inside, "registry", "login", secure.tls_host, "--username", "alice", "--password-stdin",
             input=PASSWORDS["alice"] + "\n", env=env)

@@ -17,11 +17,16 @@ def helm_binary(name: str) -> str:
     return str(path)
 
 
+def helm_env(base, **extra) -> dict:
+    """helm's cache, configuration and data under `base`: each test starts with no repositories or logins."""
+    return dict(os.environ, HELM_CACHE_HOME=str(base / "cache"), HELM_CONFIG_HOME=str(base / "config"),
+                HELM_DATA_HOME=str(base / "data"), **extra)
+
+
 @pytest.mark.parametrize("helm", sorted(HELMS))
 def test_helm_push_pull_show(registry, work, helm):
     binary, plain = helm_binary(helm), HELMS[helm]
-    env = dict(os.environ, HELM_CACHE_HOME=str(work / "cache"), HELM_CONFIG_HOME=str(work / "config"),
-               HELM_DATA_HOME=str(work / "data"))
+    env = helm_env(work)
     chart = f"wharf-{helm}"
     run(binary, "create", work / chart, env=env)
     packaged = run(binary, "package", work / chart, "--destination", work, env=env).stdout

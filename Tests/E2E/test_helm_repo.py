@@ -5,7 +5,6 @@ the index lists and serves only the charts the caller may pull."""
 
 import hashlib
 import json
-import os
 
 import pytest
 import requests
@@ -14,15 +13,14 @@ import yaml
 from agents import PASSWORDS, private_origin
 from conftest import run
 from images import sha256
-from test_helm import HELMS, helm_binary
+from test_helm import HELMS, helm_binary, helm_env
 from test_replication import MANIFEST, upload
 
 
 @pytest.mark.parametrize("helm", sorted(HELMS))
 def test_a_pushed_chart_is_in_the_classic_repository(registry, work, helm):
     binary, plain = helm_binary(helm), HELMS[helm]
-    env = dict(os.environ, HELM_CACHE_HOME=str(work / "cache"), HELM_CONFIG_HOME=str(work / "config"),
-               HELM_DATA_HOME=str(work / "data"))
+    env = helm_env(work)
     chart = f"classic-{helm}"
     run(binary, "create", work / chart, env=env)
     run(binary, "package", work / chart, "--version", "1.2.3", "--app-version", "4.5", "--destination", work, env=env)
@@ -78,8 +76,7 @@ def test_with_access_control_the_repository_lists_and_serves_only_what_the_calle
     origin = private_origin(tmp_path / "origin")
     try:
         binary = helm_binary("helm3")
-        env = dict(os.environ, HELM_CACHE_HOME=str(tmp_path / "cache"), HELM_CONFIG_HOME=str(tmp_path / "config"),
-                   HELM_DATA_HOME=str(tmp_path / "data"))
+        env = helm_env(tmp_path)
         run(binary, "create", tmp_path / "secret", env=env)
         run(binary, "package", tmp_path / "secret", "--version", "2.0.0", "--destination", tmp_path, env=env)
         archive = (tmp_path / "secret-2.0.0.tgz").read_bytes()

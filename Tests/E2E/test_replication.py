@@ -5,7 +5,6 @@ deletes follow only where the rule says so, and a tag someone pushed to C direct
 
 import base64
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ import requests
 
 from conftest import ROOT, Server, add_users, free_port, require, run, wharf_binary
 from images import Layout, push_layout_blobs_and_manifests, sha256
+from test_helm import helm_env
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -207,8 +207,7 @@ def test_podman_image_converges(sites, tmp_path):
 
 def test_helm_chart_converges(sites, tmp_path):
     helm = str(ROOT / ".tools" / "bin" / "helm4")
-    env = dict(os.environ, HELM_CACHE_HOME=str(tmp_path / "cache"), HELM_CONFIG_HOME=str(tmp_path / "config"),
-               HELM_DATA_HOME=str(tmp_path / "data"))
+    env = helm_env(tmp_path)
     run(helm, "create", tmp_path / "chart", env=env)
     run(helm, "package", tmp_path / "chart", "--destination", tmp_path, env=env)
     run(helm, "push", tmp_path / "chart-0.1.0.tgz", f"oci://{sites['a'].server.host}/team/charts", "--plain-http",
