@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads a tar stream as it arrives (ustar, with the PAX and GNU long-name records Go's and GNU's tar write), keeping
 /// only the headers and the files `keep` asks for, each at most `maxFileBytes`. Every entry's path is checked: none
 /// may be absolute, climb out with `..`, or be a link, device or anything else but a file or a directory.
@@ -16,8 +18,8 @@ struct TarScanner {
     private(set) var ended = false
 
     private var header: [UInt8] = []
-    /// The entry whose content is arriving, and how many of its bytes (then of its padding) are still to come.
-    private var current: (path: String, keep: Bool, isPath: Bool)?
+    /// What the content arriving is, and how many of its bytes (then of its padding) are still to come.
+    private var current: Content?
     private var remaining = 0
     private var padding = 0
     private var content: [UInt8] = []
@@ -40,7 +42,7 @@ struct TarScanner {
             }
             if remaining > 0 {
                 let take = min(remaining, bytes.count - index)
-                if current?.keep == true || current?.isPath == true {
+                if current?.isCollected == true {
                     content.append(contentsOf: bytes[index..<(index + take)])
                 }
                 remaining -= take
@@ -91,9 +93,9 @@ struct TarScanner {
         case UInt8(ascii: "x"), UInt8(ascii: "L"):
             // The next entry's long path: a PAX record (`NN path=…\n`) or a GNU long name.
             guard size <= 64 << 10 else { throw ChartError("the archive has an oversized extended header") }
-            current = (type == UInt8(ascii: "L") ? "L" : "x", false, true)
+            current = type == UInt8(ascii: "L") ? .gnuLongName : .paxHeader
         case UInt8(ascii: "g"):
-            current = ("", false, false)  // global PAX header: nothing needed from it
+            current = .skipped  // a global PAX header: nothing needed from it
         case 0, UInt8(ascii: "0"), UInt8(ascii: "5"):
             let isDirectory = type == UInt8(ascii: "5")
             let clean = try Self.checked(path)
@@ -101,7 +103,7 @@ struct TarScanner {
             guard entries.count <= maxEntries else { throw ChartError("the archive has more than \(maxEntries) entries") }
             let wanted = !isDirectory && keep(clean)
             if wanted, size > maxFileBytes { throw ChartError("\(clean) is larger than \(maxFileBytes) bytes") }
-            current = (clean, wanted, false)
+            current = wanted ? .kept(path: clean) : .skipped
         default:
             throw ChartError("\(path): links and special files are not allowed in a chart")
         }
@@ -111,12 +113,29 @@ struct TarScanner {
     private mutating func finishContent() throws {
         guard let entry = current else { return }
         current = nil
-        if entry.isPath {
-            longPath = entry.path == "L" ? Self.string(content[...]) : try Self.paxPath(content)
-        } else if entry.keep {
-            kept[entry.path] = content
+        switch entry {
+        case .kept(let path): kept[path] = content
+        case .gnuLongName: longPath = Self.string(content[...])
+        case .paxHeader: longPath = try Self.paxPath(content)
+        case .skipped: break
         }
         content = []
+    }
+
+    /// What becomes of an entry's content.
+    private enum Content {
+        /// A file `keep` asked for.
+        case kept(path: String)
+        /// Any other file or directory, or a global PAX header.
+        case skipped
+        /// The next entry's path, as GNU tar writes a long one.
+        case gnuLongName
+        /// PAX records (`NN key=value\n`); one may be the next entry's path.
+        case paxHeader
+
+        var isCollected: Bool {
+            if case .skipped = self { false } else { true }
+        }
     }
 
     /// Refuses paths that could land outside the chart's directory when unpacked.
@@ -147,7 +166,7 @@ struct TarScanner {
     }
 
     private static func octal(_ field: ArraySlice<UInt8>) throws -> Int {
-        let text = string(field).trimmingCharacters(in: " ")
+        let text = string(field).trimmingCharacters(in: .whitespaces)
         guard let value = Int(text.isEmpty ? "0" : text, radix: 8), value >= 0 else {
             throw ChartError("the archive is not a tar file (bad size field)")
         }
@@ -159,14 +178,5 @@ struct TarScanner {
         var sum = 0
         for (index, byte) in header.enumerated() { sum += (148..<156).contains(index) ? 32 : Int(byte) }
         return sum == recorded
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        var text = Substring(self)
-        while text.first == set { text = text.dropFirst() }
-        while text.last == set { text = text.dropLast() }
-        return String(text)
     }
 }
