@@ -77,6 +77,14 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case listTags = "list-tags"
     case catalog = "catalog"
     case referrers = "referrers"
+    /// A chart repository's `index.yaml`, a chart or provenance download, ChartMuseum's listings, an upload, a
+    /// delete, and the search across repositories.
+    case chartIndex = "chart-index"
+    case pullChart = "pull-chart"
+    case listCharts = "list-charts"
+    case pushChart = "push-chart"
+    case deleteChart = "delete-chart"
+    case searchCharts = "search-charts"
     case login = "login"
     case token = "token"
     case admin = "admin"

@@ -15,7 +15,43 @@ public struct ChartMetadata: Codable, Equatable, Sendable {
         public var repository: String?
         public var condition: String?
         public var tags: [String]?
+        public var enabled: Bool?
+        public var importValues: [ImportValue]?
         public var alias: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, version, repository, condition, tags, enabled, alias
+            case importValues = "import-values"
+        }
+    }
+
+    /// One of a dependency's `import-values`: a name the child exports, or a child and parent path.
+    public enum ImportValue: Codable, Equatable, Sendable {
+        case exported(String)
+        case mapping(child: String, parent: String)
+
+        private struct Pair: Codable {
+            let child: String
+            let parent: String
+        }
+
+        public init(from decoder: any Decoder) throws {
+            if let name = try? decoder.singleValueContainer().decode(String.self) {
+                self = .exported(name)
+            } else {
+                let pair = try Pair(from: decoder)
+                self = .mapping(child: pair.child, parent: pair.parent)
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .exported(let name):
+                var container = encoder.singleValueContainer()
+                try container.encode(name)
+            case .mapping(let child, let parent): try Pair(child: child, parent: parent).encode(to: encoder)
+            }
+        }
     }
 
     public var apiVersion: String
@@ -28,6 +64,9 @@ public struct ChartMetadata: Codable, Equatable, Sendable {
     public var sources: [String]?
     public var maintainers: [Maintainer]?
     public var icon: String?
+    /// Chart-level `condition` and `tags`: apiVersion v1 fields that helm still reads and writes.
+    public var condition: String?
+    public var tags: String?
     public var type: String?
     public var dependencies: [Dependency]?
     public var deprecated: Bool?

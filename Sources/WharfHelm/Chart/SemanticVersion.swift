@@ -27,6 +27,15 @@ public struct SemanticVersion: Comparable, Sendable {
         self.prerelease = prerelease
     }
 
+    /// Whether version text `a` comes before `b`: by precedence, or by the text itself when either is not SemVer
+    /// or both rank the same.
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        switch (SemanticVersion(a), SemanticVersion(b)) {
+        case let (x?, y?) where x != y: x < y
+        default: a < b
+        }
+    }
+
     private static func number(_ text: Substring) -> Int? {
         guard !text.isEmpty, text.allSatisfy(\.isASCIIDigit), text == "0" || text.first != "0" else { return nil }
         return Int(text)

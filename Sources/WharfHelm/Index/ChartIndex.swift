@@ -22,19 +22,19 @@ public enum ChartIndex {
     }
 
     public static func yaml(_ versions: [Version], generated: Date) throws -> String {
+        let encoder = YAMLEncoder()
+        encoder.options.sortKeys = true
+        return try encoder.encode(Document(entries: entries(versions), generated: timestamp(generated)))
+    }
+
+    /// The versions by chart name, newest first: the index's `entries`, and ChartMuseum's `GET /api/charts`.
+    public static func entries(_ versions: [Version]) -> [String: [Entry]] {
         var entries: [String: [Entry]] = [:]
         for version in versions { entries[version.metadata.name, default: []].append(Entry(version: version)) }
         for name in entries.keys {
-            entries[name]!.sort { a, b in
-                switch (SemanticVersion(a.version.metadata.version), SemanticVersion(b.version.metadata.version)) {
-                case let (x?, y?) where x != y: y < x
-                default: a.version.metadata.version > b.version.metadata.version
-                }
-            }
+            entries[name]!.sort { a, b in SemanticVersion.precedes(b.version.metadata.version, a.version.metadata.version) }
         }
-        let encoder = YAMLEncoder()
-        encoder.options.sortKeys = true
-        return try encoder.encode(Document(entries: entries, generated: timestamp(generated)))
+        return entries
     }
 
     /// RFC 3339 with nanoseconds, in UTC, as helm writes `created` and `generated`.
@@ -54,12 +54,14 @@ public enum ChartIndex {
     }
 
     /// The chart's own fields, and beside them the index's: created, digest, urls.
-    private struct Entry: Encodable {
-        let version: Version
+    public struct Entry: Encodable, Sendable {
+        public let version: Version
+
+        public init(version: Version) { self.version = version }
 
         enum Key: String, CodingKey { case created, digest, urls }
 
-        func encode(to encoder: any Encoder) throws {
+        public func encode(to encoder: any Encoder) throws {
             try version.metadata.encode(to: encoder)
             var container = encoder.container(keyedBy: Key.self)
             try container.encode(ChartIndex.timestamp(version.created), forKey: .created)

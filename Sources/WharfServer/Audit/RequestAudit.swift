@@ -41,15 +41,17 @@ final class RequestAudit: Sendable {
     }
 
     /// What is known when the request arrives.
-    func begin(_ request: Request, path: String, route: V2Route?, client: String, caller: Caller, time: Int64)
-        -> AuditEvent
-    {
+    func begin(
+        _ request: Request, path: String, route: V2Route?, helm: HelmRoute? = nil, client: String, caller: Caller,
+        time: Int64
+    ) -> AuditEvent {
         var event = AuditEvent(
             timeMillis: time, id: Self.newRequestID(), actor: caller.identity.name,
             actorKind: caller.identity.kind.rawValue, auth: caller.auth, client: client,
             userAgent: Self.limited(request.headers.first(.userAgent) ?? "-", 512), method: request.method.rawValue,
             path: Self.limited(path, 2048),
-            action: Self.action(route, request.method, path: path, request: request).rawValue, status: 0)
+            action: Self.action(route, helm, request.method, path: path, request: request).rawValue, status: 0)
+        if let helm { event.repository = helm.namespace.value }
         switch route {
         case .manifest(let name, let reference):
             event.repository = name.description
@@ -82,6 +84,11 @@ final class RequestAudit: Sendable {
         event.status = response.status.code
         event.error = errorCode
         if event.digest == nil, let digest = response.headers.first(.dockerContentDigest) { event.digest = digest }
+        if let chart = response.headers.first(.wharfChart), let colon = chart.lastIndex(of: ":") {
+            // A chart answer names its version: the repository and the version (the OCI tag) it is about.
+            event.repository = String(chart[..<colon])
+            event.tag = String(chart[chart.index(after: colon)...])
+        }
         if event.action == AuditAction.mount.rawValue, let from = event.detail {
             event.detail = response.status.code == 201 ? "mounted \(from)" : "mount \(from) fell back to an upload"
         }
@@ -107,7 +114,8 @@ final class RequestAudit: Sendable {
                 return failed
             }
         }
-        guard method == .get, event.action == AuditAction.pullBlob.rawValue, response.status.code / 100 == 2 else {
+        let streams = [AuditAction.pullBlob.rawValue, AuditAction.pullChart.rawValue].contains(event.action)
+        guard method == .get, streams, response.status.code / 100 == 2 else {
             // An answer held in memory (a manifest, a listing, an error) is sent whole: record it now, and keep
             // Hummingbird's single-write path for it.
             event.bytesOut = Int64(response.body.contentLength ?? 0)
@@ -161,10 +169,22 @@ final class RequestAudit: Sendable {
     static let unavailable = RegistryError(
         .internalError, status: 503, "the audit log cannot be written; writes are refused until it can")
 
-    private static func action(_ route: V2Route?, _ method: HTTPRequest.Method, path: String, request: Request) -> AuditAction {
+    private static func action(
+        _ route: V2Route?, _ helm: HelmRoute?, _ method: HTTPRequest.Method, path: String, request: Request
+    ) -> AuditAction {
         let reads = method == .get || method == .head
+        if let helm {
+            switch helm {
+            case .index: return .chartIndex
+            case .chart, .provenance: return .pullChart
+            case .charts where method == .post: return .pushChart
+            case .chartVersion where method == .delete: return .deleteChart
+            case .charts, .chartVersions, .chartVersion: return .listCharts
+            }
+        }
         switch route {
         case nil:
+            if path == ServerEndpoint.chartSearch.rawValue { return .searchCharts }
             if path == TokenEndpoint.path { return .token }
             return path.hasPrefix("/api/v1/") ? .admin : .other
         case .base:

@@ -10,6 +10,9 @@ enum AccessRequirement: Equatable {
     case loggedIn
     /// The catalog: credentials of any kind; the answer lists only what the caller may pull.
     case catalog
+    /// Reading the chart repositories: credentials of any kind, or none where some repositories are open to
+    /// anonymous pulls; the answers list only what the caller may pull.
+    case browse
     case repository(String, Role)
     /// The management API: admin of the whole registry.
     case registryAdmin
@@ -22,8 +25,10 @@ enum AccessRequirement: Equatable {
         case nil where path == ServerEndpoint.p2pPieces.rawValue: self = .repository(repository ?? "", .pull)
         // A seeder's preheat list: any caller, who sees only the repositories it may pull.
         case nil where path == ServerEndpoint.p2pPreheatFeed.rawValue: self = .loggedIn
-        // A namespace's chart repository: it lists, and serves, only the charts the caller may pull (`HelmAPI`).
-        case nil where path.hasPrefix(HelmRoute.prefix): self = .loggedIn
+        // The chart repositories and their search: they list, and serve, only the charts the caller may pull, and take
+        // uploads and deletes only where the caller may push and delete (`HelmAPI`, once the chart's name is known).
+        case nil where path.hasPrefix(HelmRoute.prefix) || path == ServerEndpoint.chartSearch.rawValue:
+            self = reads ? .browse : .loggedIn
         case nil: self = path.hasPrefix("/api/v1/") ? .registryAdmin : .open
         case .base: self = .loggedIn
         case .catalog: self = .catalog
@@ -39,7 +44,7 @@ enum AccessRequirement: Equatable {
         switch self {
         case .repository(let name, let role): "repository:\(name):\(role.actions.joined(separator: ","))"
         case .catalog: "registry:catalog:*"
-        case .open, .loggedIn, .registryAdmin: nil
+        case .open, .loggedIn, .browse, .registryAdmin: nil
         }
     }
 }

@@ -28,6 +28,7 @@ struct Gatekeeper: Sendable {
             switch requirement {
             case .open: true
             case .loggedIn, .catalog: caller.auth != "none"
+            case .browse: caller.auth != "none" || !policy.anonymousPull.isEmpty
             case .registryAdmin: policy.isRegistryAdmin(caller.identity)
             case .repository(let name, let role): caller.may(role, in: name)
             }

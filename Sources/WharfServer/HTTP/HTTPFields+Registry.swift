@@ -15,6 +15,8 @@ extension HTTPField.Name {
     static let wharfInstance = Self("Wharf-Instance")!
     /// On a write made by replication: the instance it came from (rules towards it do not fire).
     static let replicationOrigin = Self("Wharf-Replication-Origin")!
+    /// On a chart repository's answer: the chart version it is about, `<repository>:<version>` (the audit log's).
+    static let wharfChart = Self("Wharf-Chart")!
 }
 
 extension HTTPFields {

@@ -21,6 +21,7 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
     case p2pPeers = "/p2p/v1/peers"
     case p2pPreheatFeed = "/p2p/v1/preheat"
     case p2pPreheat = "/api/v1/p2p/preheat"
+    case chartSearch = "/api/v1/charts"
     case token = "/auth/token"
     case health = "/healthz"
     case readiness = "/readyz"
@@ -35,7 +36,7 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
         case .replicationRules: [.get, .post]
         case .replicationRule: [.get, .put, .delete]
         case .key: [.delete]
-        case .audit, .health, .readiness: [.get, .head]
+        case .audit, .health, .readiness, .chartSearch: [.get, .head]
         case .token: [.get, .post]
         }
     }

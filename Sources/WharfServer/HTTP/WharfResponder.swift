@@ -41,6 +41,7 @@ struct WharfResponder: HTTPResponder {
         let tally = RequestTally()
         let path = request.uri.path
         var route: V2Route?
+        var helm: HelmRoute?
         var errorCode: String?
         var response: Response
         var caller = Caller.unrestricted
@@ -52,10 +53,10 @@ struct WharfResponder: HTTPResponder {
                 forwardedFor: request.headers[.xForwardedFor]) : "-"
         do {
             route = try V2Route.parse(path)
-            let helm = route == nil ? try HelmRoute.parse(path) : nil
+            helm = route == nil ? try HelmRoute.parse(path) : nil
             // The methods of an endpoint are no secret: a wrong one is answered before access control.
             let methods =
-                route?.methods ?? (helm != nil ? [.get, .head] : ServerEndpoint.match(path).map(\.endpoint.methods))
+                route?.methods ?? helm?.methods ?? ServerEndpoint.match(path).map(\.endpoint.methods)
             if let methods, !methods.contains(request.method) { throw MethodNotAllowed(allowed: methods) }
             if let tokenEndpoint, route == nil, path == TokenEndpoint.path {
                 (response, caller) = try await tokenEndpoint.respond(to: request, client: client, scheme: scheme)
@@ -68,12 +69,14 @@ struct WharfResponder: HTTPResponder {
                             repository: request.uri.queryParameters["repository"].map(String.init)),
                         client: client, scheme: scheme)
                 }
-                if route != nil, RequestAudit.isWrite(request.method) { replication.service?.clientWrites.note() }
+                if route != nil || helm != nil, RequestAudit.isWrite(request.method) {
+                    replication.service?.clientWrites.note()
+                }
                 if let audit, RequestAudit.isWrite(request.method) {
                     // A write whose record could not be kept is refused before it changes anything.
                     guard audit.log.isWritable else { throw RequestAudit.unavailable }
                     // The bodies the routes read count into the tally (reads have none).
-                    response = try await RequestTally.$current.withValue(tally) { [caller] in
+                    response = try await RequestTally.$current.withValue(tally) { [caller, helm] in
                         try await handle(request, route: route, helm: helm, caller: caller)
                     }
                 } else {
@@ -86,6 +89,9 @@ struct WharfResponder: HTTPResponder {
             if let refused = denial.caller { caller = refused }
             response = denial.error.response(includeBody: request.method != .head)
             response.headers.append(contentsOf: denial.headers)
+        } catch let refusal as ChartMuseumError {
+            errorCode = refusal.error.code.rawValue
+            response = refusal.response(includeBody: request.method != .head)
         } catch let refusal as MethodNotAllowed {
             errorCode = refusal.error.code.rawValue
             response = refusal.response(includeBody: request.method != .head)
@@ -112,7 +118,8 @@ struct WharfResponder: HTTPResponder {
             route: route?.name ?? "other", method: request.method.rawValue, status: response.status.code,
             duration: ContinuousClock.now - start)
         guard let audit, RequestAudit.isRecorded(path) else { return response }
-        var event = audit.begin(request, path: path, route: route, client: client, caller: caller, time: arrived)
+        var event = audit.begin(
+            request, path: path, route: route, helm: helm, client: client, caller: caller, time: arrived)
         if let denialDetail { event.detail = denialDetail }
         response.headers[.requestID] = event.id
         return await audit.finish(
@@ -151,6 +158,8 @@ struct WharfResponder: HTTPResponder {
         switch endpoint {
         case .audit:
             return try await AuditAPI(log: audit!.log).respond(to: request)
+        case .chartSearch:
+            return try await HelmAPI(api: api).search(request, caller: caller)
         case .health:
             return Self.text("ok\n")
         case .readiness:

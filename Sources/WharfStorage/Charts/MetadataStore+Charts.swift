@@ -23,13 +23,35 @@ extension MetadataStore {
     /// The chart versions a namespace's chart repository lists: those pushed to `<namespace>/<chart name>` whose
     /// manifest is there, by name then newest first.
     package func charts(in namespace: RepositoryName) async throws -> [ChartRecord] {
+        try await fetchCharts(where: "r.name = ? || '/' || c.name", [namespace.value])
+    }
+
+    /// One version of a chart of the namespace, nil when there is none.
+    package func chart(in namespace: RepositoryName, name: String, version: String) async throws -> ChartRecord? {
+        try await fetchCharts(
+            where: "r.name = ? AND c.name = ? AND c.version = ?", ["\(namespace.value)/\(name)", name, version]
+        )
+        .first
+    }
+
+    /// The chart versions of every namespace whose name, description or a keyword holds `word` (any case).
+    package func charts(matching word: String) async throws -> [ChartRecord] {
+        try await fetchCharts(
+            where: """
+                substr(r.name, length(r.name) - length(c.name)) = '/' || c.name AND (instr(lower(c.name), ?1) > 0
+                    OR instr(lower(coalesce(json_extract(c.metadata, '$.description'), '')), ?1) > 0
+                    OR EXISTS (SELECT 1 FROM json_each(c.metadata, '$.keywords') k WHERE instr(lower(k.value), ?1) > 0))
+                """, [word.lowercased()])
+    }
+
+    private func fetchCharts(where condition: String, _ arguments: StatementArguments) async throws -> [ChartRecord] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT c.*, r.name AS repository FROM charts c JOIN repositories r ON r.id = c.repository_id
-                    WHERE r.name = ? || '/' || c.name ORDER BY c.name, c.created_at DESC
-                    """, arguments: [namespace.value]
+                    WHERE \(condition) ORDER BY r.name, c.created_at DESC
+                    """, arguments: arguments
             ).map { row in
                 ChartRecord(
                     repository: row["repository"], name: row["name"], version: row["version"],

@@ -52,8 +52,10 @@ extension Registry {
 
     /// Appends an optional last body, checks the digest over the whole upload and commits the blob.
     /// A digest mismatch discards the whole session: nothing of it is left behind.
+    /// `target`: the repository that gets the blob, when not the session's own (a chart's repository is known only
+    /// once its archive was read).
     package func completeUpload<Body: AsyncSequence>(
-        _ repository: RepositoryName, _ id: String, digest: Digest, body: Body?
+        _ repository: RepositoryName, _ id: String, digest: Digest, body: Body?, linkingTo target: RepositoryName? = nil
     ) async throws where Body.Element == ByteBuffer {
         try await withSession(repository, id) { state, file in
             if let body {
@@ -77,7 +79,7 @@ extension Registry {
             }
             try await gate.shared { [size = state.size] in
                 try await self.blobs.commit(upload: id, file: file, as: digest, size: size)
-                try await self.metadata.finishUpload(id: id, repository, digest, size: size)
+                try await self.metadata.finishUpload(id: id, target ?? repository, digest, size: size)
             }
             return .ended
         }
