@@ -105,8 +105,18 @@ import Yams
         let operations = ["get", "head", "put", "post", "patch", "delete", "options"]
         let documented = Set(
             paths.flatMap { path, item in item.keys.filter(operations.contains).map { "\($0.uppercased()) \(path)" } })
+        // A chart repository's paths are templates under /helm/: each, filled in, must be a route with those methods.
+        let helmTemplates = paths.keys.filter { $0.hasPrefix(HelmRoute.prefix) }
+        let helmRoutes = try helmTemplates.map { template in
+            let path = template.replacingOccurrences(of: "{namespace}", with: "team/apps")
+                .replacingOccurrences(of: "{chart}", with: "my-app-1.0.0").replacingOccurrences(of: "{name}", with: "my-app")
+                .replacingOccurrences(of: "{version}", with: "1.0.0")
+            return (template, try #require(try HelmRoute.parse(path), "\(template) is not a chart repository route"))
+        }
+        #expect(Set(helmRoutes.map { "\($0.1)".prefix { $0 != "(" } }).count == 6, "every kind of chart route is documented")
         let routed = Set(
-            ServerEndpoint.allCases.flatMap { endpoint in endpoint.methods.map { "\($0.rawValue) \(endpoint.rawValue)" } })
+            ServerEndpoint.allCases.flatMap { endpoint in endpoint.methods.map { "\($0.rawValue) \(endpoint.rawValue)" } }
+                + helmRoutes.flatMap { template, route in route.methods.map { "\($0.rawValue) \(template)" } })
         #expect(documented.subtracting(routed).isEmpty, "documented but not routed: \(documented.subtracting(routed).sorted())")
         #expect(routed.subtracting(documented).isEmpty, "routed but not documented: \(routed.subtracting(documented).sorted())")
     }
