@@ -57,6 +57,16 @@ import Testing
             ])
         let layers = try #require(object["layers"] as? [[String: Any]])
         #expect(layers.map { $0["mediaType"] as? String } == [ChartRecordTypes.chart, ChartRecordTypes.provenance])
+        let provenanceFirst = ChartArtifact.manifest(
+            metadata, config: .init(digest: "sha256:" + String(repeating: "c", count: 64), size: 437),
+            chartLayer: .init(digest: "sha256:" + String(repeating: "b", count: 64), size: 4485),
+            provenance: .init(digest: "sha256:" + String(repeating: "a", count: 64), size: 12),
+            created: Date(timeIntervalSince1970: 1_796_312_640))
+        let reordered = try #require(try JSONSerialization.jsonObject(with: Data(provenanceFirst)) as? [String: Any])
+        // helm 4 sorts the layers by digest.
+        #expect(
+            (reordered["layers"] as? [[String: Any]])?.map { $0["mediaType"] as? String }
+                == [ChartRecordTypes.provenance, ChartRecordTypes.chart])
         // Go's member order: schemaVersion, config, layers, annotations.
         let text = String(decoding: manifest, as: UTF8.self)
         #expect(text.hasPrefix(#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json","#))

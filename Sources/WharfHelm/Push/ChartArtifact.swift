@@ -59,13 +59,14 @@ public enum ChartArtifact {
         func descriptor(_ mediaType: String, _ layer: Layer) -> V {
             .object([("mediaType", .string(mediaType)), ("digest", .string(layer.digest)), ("size", .number(layer.size))])
         }
-        var layers = [descriptor(ChartRecord.contentMediaType, chartLayer)]
-        if let provenance { layers.append(descriptor(ChartRecord.provenanceMediaType, provenance)) }
+        var layers = [(ChartRecord.contentMediaType, chartLayer)]
+        if let provenance { layers.append((ChartRecord.provenanceMediaType, provenance)) }
+        layers.sort { $0.1.digest < $1.1.digest }  // helm 4 orders the layers by digest
         let annotations = self.annotations(chart, created: created).sorted { $0.key < $1.key }
         return GoJSON.encode(
             .object([
                 ("schemaVersion", .number(2)), ("config", descriptor(ChartRecord.configMediaType, config)),
-                ("layers", .array(layers)),
+                ("layers", .array(layers.map(descriptor))),
                 ("annotations", .object(annotations.map { ($0.key, .string($0.value)) })),
             ]))
     }

@@ -38,11 +38,7 @@ struct HelmAPI: Sendable {
             response.headers[.wharfChart] = chart.auditName
             return response
         case .charts, .chartVersions, .chartVersion:
-            do {
-                return try await chartMuseum(request, route: route, repository: repository, caller: caller)
-            } catch let error as RegistryError {
-                throw ChartMuseumError(error: error)
-            }
+            return try await chartMuseum(request, route: route, repository: repository, caller: caller)
         }
     }
 
@@ -126,8 +122,12 @@ struct HelmAPI: Sendable {
     /// word, that the caller may pull; each chart's newest version, or every version with `versions=all`.
     func search(_ request: Request, caller: Caller) async throws -> Response {
         let query = request.uri.queryParameters
+        let versions = query["versions"] ?? "newest"
+        guard versions == "all" || versions == "newest" else {
+            throw RegistryError(.unsupported, status: 400, "versions must be all or newest, not '\(versions)'")
+        }
         let found = try await ChartRepository.search(
-            query["q"].map(String.init) ?? "", in: api.registry, allVersions: query["versions"] == "all"
+            query["q"].map(String.init) ?? "", in: api.registry, allVersions: versions == "all"
         ) { caller.may(.pull, in: $0) }
         return Self.json(["charts": found.compactMap(SearchResult.init)], includeBody: request.method != .head)
     }
@@ -165,13 +165,10 @@ struct HelmAPI: Sendable {
     }
 }
 
-/// ChartMuseum answers its API's errors as `{"error": "…"}`, which helm plugins and CI scripts read.
-struct ChartMuseumError: Error {
-    let error: RegistryError
-
-    func response(includeBody: Bool) -> Response {
-        HelmAPI.json(
-            ["error": error.message], status: HTTPResponse.Status(code: error.httpStatus), includeBody: includeBody)
+extension RegistryError {
+    /// ChartMuseum answers its API's errors as `{"error": "…"}`, which helm plugins and CI scripts read.
+    func chartMuseumResponse(includeBody: Bool) -> Response {
+        HelmAPI.json(["error": message], status: HTTPResponse.Status(code: httpStatus), includeBody: includeBody)
     }
 }
 

@@ -89,9 +89,6 @@ struct WharfResponder: HTTPResponder {
             if let refused = denial.caller { caller = refused }
             response = denial.error.response(includeBody: request.method != .head)
             response.headers.append(contentsOf: denial.headers)
-        } catch let refusal as ChartMuseumError {
-            errorCode = refusal.error.code.rawValue
-            response = refusal.response(includeBody: request.method != .head)
         } catch let refusal as MethodNotAllowed {
             errorCode = refusal.error.code.rawValue
             response = refusal.response(includeBody: request.method != .head)
@@ -100,7 +97,10 @@ struct WharfResponder: HTTPResponder {
                 logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
             }
             errorCode = error.code.rawValue
-            response = error.response(includeBody: request.method != .head)
+            response =
+                HelmRoute.isChartMuseumAPI(path)
+                ? error.chartMuseumResponse(includeBody: request.method != .head)
+                : error.response(includeBody: request.method != .head)
         } catch let error as HTTPParserError {
             // The body ended before its length, or its chunked framing is broken: the client's fault, and nothing of
             // it was kept (an upload stays where it stood).

@@ -32,6 +32,11 @@ enum HelmRoute: Equatable {
         }
     }
 
+    /// Whether the path is ChartMuseum's API, whose errors come in its own shape (`{"error": "…"}`).
+    static func isChartMuseumAPI(_ path: String) -> Bool {
+        path.hasPrefix(prefix) && (path.hasSuffix("/api/charts") || path.contains("/api/charts/"))
+    }
+
     /// Nil when the path is not under `/helm/` or names nothing there; throws NAME_INVALID for a bad namespace.
     static func parse(_ path: String) throws(RegistryError) -> HelmRoute? {
         guard path.hasPrefix(prefix) else { return nil }
