@@ -9,12 +9,13 @@ import io
 import json
 import subprocess
 import tarfile
+import time
 
 import pytest
 import requests
 import yaml
 
-from conftest import run
+from conftest import Server, run, wharf_binary
 from test_helm import HELMS, helm_binary, helm_env
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -239,3 +240,29 @@ def stored(registry) -> tuple[set, set]:
     data = registry.data_dir
     return ({p.name for p in (data / "blobs").rglob("*") if p.is_file()},
             {p.name for p in (data / "uploads").glob("*")} if (data / "uploads").exists() else set())
+
+
+def test_garbage_collection_frees_a_deleted_charts_blobs(tmp_path, signer):
+    """A chart deleted through the API leaves its manifest, config, .tgz and .prov to garbage collection, like any
+    artifact's blobs; the chart kept beside it still downloads."""
+    server = Server(tmp_path / "data", extra_env={"WHARF_GC_GRACE": "1s"})
+    try:
+        env = helm_env(tmp_path)
+        kept = package(tmp_path, "collected", "1.0.0", env)
+        doomed = package(tmp_path, "collected", "2.0.0", env, sign=signer[:2])
+        api = f"{server.url}/helm/gc/api/charts"
+        assert curl("--data-binary", f"@{kept}", api)[0] == 201
+        assert curl("-F", f"chart=@{doomed}", "-F", f"prov=@{doomed}.prov", api)[0] == 201
+        manifest, digest = manifest_of(server.url, "gc/collected", "2.0.0")
+        blobs = {digest, manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])}
+        assert curl("-X", "DELETE", f"{api}/collected/2.0.0")[0] == 200
+        time.sleep(1.2)
+        freed = run(wharf_binary(), "gc", "--url", server.url).stdout
+        assert "freed 4 blobs" in freed, freed
+        for blob in blobs:
+            assert requests.head(f"{server.url}/v2/gc/collected/blobs/{blob}", timeout=10).status_code == 404
+        charts = f"{server.url}/helm/gc/charts"
+        assert requests.get(f"{charts}/{kept.name}", timeout=10).content == kept.read_bytes()
+        assert requests.get(f"{charts}/{doomed.name}", timeout=10).status_code == 404
+    finally:
+        server.stop()

@@ -38,15 +38,22 @@ import Testing
         #expect(String(decoding: ChartArtifact.config(metadata), as: UTF8.self) == Self.helmConfig)
     }
 
-    @Test func theManifestIsAnnotatedAsHelm4AnnotatesIt() throws {
-        let metadata = try ChartMetadata(yaml: Array(Self.chartYAML.utf8))
-        let manifest = ChartArtifact.manifest(
-            metadata, config: .init(digest: "sha256:" + String(repeating: "c", count: 64), size: 437),
-            chartLayer: .init(digest: "sha256:" + String(repeating: "a", count: 64), size: 4485),
-            provenance: .init(digest: "sha256:" + String(repeating: "b", count: 64), size: 12),
+    /// The manifest of the chart above, its chart and provenance layers with digests of one repeated hex digit.
+    static func manifest(chart: Character, provenance: Character) throws -> [UInt8] {
+        func digest(_ hex: Character) -> String { "sha256:" + String(repeating: hex, count: 64) }
+        return ChartArtifact.manifest(
+            try ChartMetadata(yaml: Array(chartYAML.utf8)), config: .init(digest: digest("c"), size: 437),
+            chartLayer: .init(digest: digest(chart), size: 4485), provenance: .init(digest: digest(provenance), size: 12),
             created: Date(timeIntervalSince1970: 1_796_312_640))
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(manifest)) as? [String: Any])
-        let annotations = try #require(object["annotations"] as? [String: String])
+    }
+
+    static func object(_ json: [UInt8]) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])
+    }
+
+    @Test func theManifestIsAnnotatedAsHelm4AnnotatesIt() throws {
+        let manifest = try Self.manifest(chart: "a", provenance: "b")
+        let annotations = try #require(try Self.object(manifest)["annotations"] as? [String: String])
         #expect(
             annotations == [
                 "a": "2", "z": "1", "org.opencontainers.image.authors": "Jo & Co (jo@example.com)",
@@ -55,21 +62,19 @@ import Testing
                 "org.opencontainers.image.title": "mychart", "org.opencontainers.image.url": "https://example.com/x?a=1&b=2",
                 "org.opencontainers.image.version": "1.2.3",
             ])
-        let layers = try #require(object["layers"] as? [[String: Any]])
-        #expect(layers.map { $0["mediaType"] as? String } == [ChartRecordTypes.chart, ChartRecordTypes.provenance])
-        let provenanceFirst = ChartArtifact.manifest(
-            metadata, config: .init(digest: "sha256:" + String(repeating: "c", count: 64), size: 437),
-            chartLayer: .init(digest: "sha256:" + String(repeating: "b", count: 64), size: 4485),
-            provenance: .init(digest: "sha256:" + String(repeating: "a", count: 64), size: 12),
-            created: Date(timeIntervalSince1970: 1_796_312_640))
-        let reordered = try #require(try JSONSerialization.jsonObject(with: Data(provenanceFirst)) as? [String: Any])
-        // helm 4 sorts the layers by digest.
-        #expect(
-            (reordered["layers"] as? [[String: Any]])?.map { $0["mediaType"] as? String }
-                == [ChartRecordTypes.provenance, ChartRecordTypes.chart])
         // Go's member order: schemaVersion, config, layers, annotations.
         let text = String(decoding: manifest, as: UTF8.self)
         #expect(text.hasPrefix(#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json","#))
+    }
+
+    @Test func theLayersAreInDigestOrderAsHelm4SortsThem() throws {
+        func mediaTypes(_ manifest: [UInt8]) throws -> [String?] {
+            try #require(try Self.object(manifest)["layers"] as? [[String: Any]]).map { $0["mediaType"] as? String }
+        }
+        #expect(
+            try mediaTypes(Self.manifest(chart: "a", provenance: "b")) == [ChartRecordTypes.chart, ChartRecordTypes.provenance])
+        #expect(
+            try mediaTypes(Self.manifest(chart: "b", provenance: "a")) == [ChartRecordTypes.provenance, ChartRecordTypes.chart])
     }
 
     @Test func goEscapesWhatHTMLWouldReadAndControlCharacters() {
