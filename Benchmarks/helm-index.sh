@@ -41,8 +41,11 @@ printf 'single fetches (s):'
 for _ in 1 2 3 4 5; do printf ' %s' "$(curl -sf -o /dev/null -w '%{time_total}' "$index")"; done
 echo
 for c in 1 8; do
-  "$regbench" get -url "$index" -n 200 -c "$c" -q |
-    python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"GET -c '"$c"': {r[\"req_s\"]:.1f} req/s p50 {r[\"p50_ms\"]:.1f} ms p99 {r[\"p99_ms\"]:.1f} ms errors {r[\"errors\"]}")'
+  "$regbench" get -url "$index" -n 200 -c "$c" -q | C=$c python3 -c '
+import json, os, sys
+r = json.load(sys.stdin)
+print("GET -c %s: %.1f req/s, p50 %.1f ms, p99 %.1f ms, %d errors"
+      % (os.environ["C"], r["req_s"], r["p50_ms"], r["p99_ms"], r["errors"]))'
 done
 printf 'If-None-Match (s):'
 for _ in 1 2 3 4 5; do

@@ -48,11 +48,16 @@ def test_the_chartmuseum_api(registry, work):
     api = f"{registry.url}/helm/museum/api/charts"
     first, second = package(work, "museum", "0.1.0", env), package(work, "museum", "0.2.0", env)
 
+    etags = [index_etag(registry, "museum")]
     assert curl("--data-binary", f"@{first}", api) == (201, '{"saved":true}')
+    etags.append(index_etag(registry, "museum"))
     status, body = curl("--data-binary", f"@{first}", api)
     assert status == 409 and "exists" in json.loads(body)["error"]
+    assert index_etag(registry, "museum", if_none_match=etags[-1]) == etags[-1]  # a refusal changes nothing: 304
     assert curl("--data-binary", f"@{first}", f"{api}?force")[0] == 201
+    etags.append(index_etag(registry, "museum", if_none_match=etags[-1]))  # replaced: a new ETag, and the index
     assert curl("-F", f"chart=@{second}", api) == (201, '{"saved":true}')
+    etags.append(index_etag(registry, "museum"))
 
     listed = requests.get(api, timeout=10).json()
     assert sorted(v["version"] for v in listed["museum"]) == ["0.1.0", "0.2.0"]
@@ -72,6 +77,8 @@ def test_the_chartmuseum_api(registry, work):
     index = yaml.safe_load(requests.get(f"{registry.url}/helm/museum/index.yaml", timeout=10).text)
     assert [v["version"] for v in index["entries"]["museum"]] == ["0.2.0", "0.1.0"]
     assert curl("-X", "DELETE", f"{api}/museum/0.1.0") == (200, '{"deleted":true}')
+    etags.append(index_etag(registry, "museum"))
+    assert len(set(etags)) == len(etags), etags
     assert requests.get(f"{api}/museum/0.1.0", timeout=10).status_code == 404
     assert curl("-X", "DELETE", f"{api}/museum/0.1.0")[0] == 404
     index = yaml.safe_load(requests.get(f"{registry.url}/helm/museum/index.yaml", timeout=10).text)
@@ -80,6 +87,16 @@ def test_the_chartmuseum_api(registry, work):
     answer = requests.get(f"{registry.url}/v2/museum/museum/manifests/0.1.0", headers={"Accept": OCI_MANIFEST},
                           timeout=10)
     assert answer.status_code == 404
+
+
+def index_etag(registry, namespace, if_none_match=None):
+    """The index's ETag; with `if_none_match`, a 304 when that is still it, else a 200 with the index."""
+    headers = {"If-None-Match": if_none_match} if if_none_match else {}
+    answer = requests.get(f"{registry.url}/helm/{namespace}/index.yaml", headers=headers, timeout=10)
+    unchanged = answer.headers["ETag"] == if_none_match
+    assert answer.status_code == (304 if unchanged else 200), answer.status_code
+    assert unchanged or yaml.safe_load(answer.text)["apiVersion"] == "v1"
+    return answer.headers["ETag"]
 
 
 @pytest.mark.parametrize("helm", sorted(HELMS))

@@ -15,7 +15,7 @@ import Yams
     }
 
     @Test func entriesAreGroupedByNameNewestFirstWithTheIndexFields() throws {
-        let text = try ChartIndex.yaml(
+        let text = ChartIndex.yaml(
             [
                 try version("web", "1.2.0"), try version("web", "1.10.0", description: "Newest: web"),
                 try version("web", "1.10.0-rc.1"), try version("db", "0.1.0"),
@@ -33,20 +33,20 @@ import Yams
         #expect(newest["description"] as? String == "Newest: web" && newest["apiVersion"] as? String == "v2")
         #expect(newest["appVersion"] == nil, "absent fields are left out, as helm does")
         // Keys sorted, as helm writes them.
-        let db = try ChartIndex.yaml([try version("db", "0.1.0")], generated: Date(timeIntervalSince1970: 1_700_000_100))
+        let db = ChartIndex.yaml([try version("db", "0.1.0")], generated: Date(timeIntervalSince1970: 1_700_000_100))
         #expect(
             db == """
                 apiVersion: v1
                 entries:
                   db:
                   - apiVersion: v2
-                    created: '2023-11-14T22:13:20.250000000Z'
+                    created: "2023-11-14T22:13:20.250000000Z"
                     digest: \(String(repeating: "a", count: 64))
                     name: db
                     urls:
                     - charts/db-0.1.0.tgz
-                    version: 0.1.0
-                generated: '2023-11-14T22:15:00.000000000Z'
+                    version: "0.1.0"
+                generated: "2023-11-14T22:15:00.000000000Z"
 
                 """)
     }

@@ -30,9 +30,16 @@ public struct SemanticVersion: Comparable, Sendable {
     /// Whether version text `a` comes before `b`: by precedence, or by the text itself when either is not SemVer
     /// or both rank the same.
     public static func precedes(_ a: String, _ b: String) -> Bool {
-        switch (SemanticVersion(a), SemanticVersion(b)) {
+        precedes((a, SemanticVersion(a)), (b, SemanticVersion(b)))
+    }
+
+    /// The same for versions parsed already (a sort parses each once).
+    static func precedes(_ a: (text: String, parsed: SemanticVersion?), _ b: (text: String, parsed: SemanticVersion?))
+        -> Bool
+    {
+        switch (a.parsed, b.parsed) {
         case let (x?, y?) where x != y: x < y
-        default: a < b
+        default: a.text < b.text
         }
     }
 

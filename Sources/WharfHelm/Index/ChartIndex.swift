@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// A classic chart repository's `index.yaml`, made from the recorded chart versions (never by reading blobs): the
 /// fields helm writes, `apiVersion: v1`, entries by name with the newest version first, keys sorted as helm's are.
@@ -21,36 +20,49 @@ public enum ChartIndex {
         public var url: String { "charts/\(metadata.name)-\(metadata.version).tgz" }
     }
 
-    public static func yaml(_ versions: [Version], generated: Date) throws -> String {
-        let encoder = YAMLEncoder()
-        encoder.options.sortKeys = true
-        return try encoder.encode(Document(entries: entries(versions), generated: timestamp(generated)))
+    public static func yaml(_ versions: [Version], generated: Date) -> String {
+        let entries = entries(versions).map { name, list in (name, GoJSON.Value.array(list.map(\.value))) }
+        let document = GoJSON.Value.object([
+            ("apiVersion", .string("v1")), ("entries", .object(entries)), ("generated", .string(timestamp(generated))),
+        ])
+        return String(decoding: BlockYAML.emit(document), as: UTF8.self)
     }
 
     /// The versions by chart name, newest first: the index's `entries`, and ChartMuseum's `GET /api/charts`.
     public static func entries(_ versions: [Version]) -> [String: [Entry]] {
-        var entries: [String: [Entry]] = [:]
-        for version in versions { entries[version.metadata.name, default: []].append(Entry(version: version)) }
-        for name in entries.keys {
-            entries[name]!.sort { a, b in SemanticVersion.precedes(b.version.metadata.version, a.version.metadata.version) }
+        var byName: [String: [(version: (text: String, parsed: SemanticVersion?), entry: Entry)]] = [:]
+        for version in versions {
+            let text = version.metadata.version
+            byName[version.metadata.name, default: []].append(((text, SemanticVersion(text)), Entry(version: version)))
         }
-        return entries
+        return byName.mapValues { list in
+            list.sorted { a, b in SemanticVersion.precedes(b.version, a.version) }.map(\.entry)
+        }
     }
 
-    /// RFC 3339 with nanoseconds, in UTC, as helm writes `created` and `generated`.
+    /// RFC 3339 with nanoseconds, in UTC, as helm writes `created` and `generated` (by arithmetic: a date formatter
+    /// per entry was most of an index's cost).
     static func timestamp(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970.rounded(.down)
-        let nanos = Int((date.timeIntervalSince1970 - seconds) * 1e9)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate, .withFullTime, .withTimeZone]
-        let whole = formatter.string(from: Date(timeIntervalSince1970: seconds))
-        return whole.dropLast() + "." + String(format: "%09d", nanos) + "Z"
-    }
-
-    private struct Document: Encodable {
-        let apiVersion = "v1"
-        let entries: [String: [Entry]]
-        let generated: String
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let nanos = Int64((date.timeIntervalSince1970 - Double(seconds)) * 1e9)
+        let (days, second) = (seconds.quotientAndRemainder(dividingBy: 86_400))
+        let (dayNumber, secondOfDay) = second < 0 ? (days - 1, second + 86_400) : (days, second)
+        // Howard Hinnant's civil-from-days: the proleptic Gregorian date of a day since 1970-01-01.
+        let z = dayNumber + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shifted = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shifted + 2) / 5 + 1
+        let month = shifted < 10 ? shifted + 3 : shifted - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(nanos, 9))Z"
     }
 
     /// The chart's own fields, and beside them the index's: created, digest, urls.
@@ -67,6 +79,15 @@ public enum ChartIndex {
             try container.encode(ChartIndex.timestamp(version.created), forKey: .created)
             try container.encode(version.digest, forKey: .digest)
             try container.encode([version.url], forKey: .urls)
+        }
+
+        /// The same fields for `index.yaml`, as helm writes them (its `Metadata`, then the index's own).
+        var value: GoJSON.Value {
+            .object(
+                ChartArtifact.metadata(version.metadata) + [
+                    ("created", .string(ChartIndex.timestamp(version.created))), ("digest", .string(version.digest)),
+                    ("urls", .array([.string(version.url)])),
+                ])
         }
     }
 }

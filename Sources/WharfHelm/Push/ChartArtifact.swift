@@ -17,8 +17,12 @@ public enum ChartArtifact {
         }
     }
 
-    /// The config blob: helm's `Metadata` fields in its struct's order, each left out when empty (`omitempty`).
-    public static func config(_ chart: ChartMetadata) -> [UInt8] {
+    /// The config blob: helm's `Metadata` as Go writes it.
+    public static func config(_ chart: ChartMetadata) -> [UInt8] { GoJSON.encode(.object(metadata(chart))) }
+
+    /// helm's `Metadata` fields in its struct's order, each left out when empty (`omitempty`): the config blob, and
+    /// an index entry's fields.
+    static func metadata(_ chart: ChartMetadata) -> [(String, GoJSON.Value)] {
         typealias V = GoJSON.Value
         var members: [(String, V)] = []
         func add(_ key: String, _ text: String?) { if let text, !text.isEmpty { members.append((key, .string(text))) } }
@@ -48,7 +52,7 @@ public enum ChartArtifact {
             members.append(("dependencies", .array(dependencies.map(dependency))))
         }
         add("type", chart.type)
-        return GoJSON.encode(.object(members))
+        return members
     }
 
     /// The manifest, annotated as helm 4 annotates it (`created` is the upload's time, to the second).

@@ -37,13 +37,21 @@ package struct ChartRepository: Sendable {
         return nil
     }
 
-    /// `index.yaml` of these versions, with an ETag that changes when they do. `generated` is the newest push, so
-    /// the same charts give the same bytes.
-    package static func index(of charts: [ChartRecord]) throws -> (yaml: [UInt8], etag: String) {
+    /// `index.yaml` of these versions. `generated` is the newest push, so the same charts give the same bytes.
+    package static func index(of charts: [ChartRecord]) -> [UInt8] {
         let newest = Date(timeIntervalSince1970: charts.map(\.created).max() ?? 0)
-        let yaml = Array(try ChartIndex.yaml(charts.compactMap(\.indexVersion), generated: newest).utf8)
-        let etag = "\"" + Array(SHA256.hash(data: yaml)).prefix(16).hexString + "\""
-        return (yaml, etag)
+        return Array(ChartIndex.yaml(charts.compactMap(\.indexVersion), generated: newest).utf8)
+    }
+
+    /// The ETag of `index(of:)`, without writing it (so an unchanged index costs a 304 little): each version's
+    /// manifest fixes its fields, so the manifests and push times fix the index.
+    package static func etag(of charts: [ChartRecord]) -> String {
+        var hash = SHA256()
+        hash.update(data: Array("index.yaml v2\n".utf8))  // a new way of writing the index changes every ETag
+        for chart in charts.sorted(by: { ($0.repository, $0.version) < ($1.repository, $1.version) }) {
+            hash.update(data: Array("\(chart.repository) \(chart.version) \(chart.manifestDigest) \(chart.created)\n".utf8))
+        }
+        return "\"" + Array(hash.finalize()).prefix(16).hexString + "\""
     }
 
     package func upload() -> ChartUpload { ChartUpload(registry: registry, namespace: namespace) }

@@ -18,13 +18,15 @@ struct HelmAPI: Sendable {
         let includeBody = request.method != .head
         switch route {
         case .index:
-            let (yaml, etag) = try ChartRepository.index(of: try await repository.versions { caller.may(.pull, in: $0) })
+            let charts = try await repository.versions { caller.may(.pull, in: $0) }
+            let etag = ChartRepository.etag(of: charts)
             var headers: HTTPFields = [.contentType: "application/x-yaml", .eTag: etag, .cacheControl: "no-cache"]
             if let match = request.headers[.ifNoneMatch],
                 match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag })
             {
                 return Response(status: .notModified, headers: headers)
             }
+            let yaml = ChartRepository.index(of: charts)
             headers[.contentLength] = String(yaml.count)
             return Response(
                 status: .ok, headers: headers, body: includeBody ? .init(byteBuffer: ByteBuffer(bytes: yaml)) : .init())
