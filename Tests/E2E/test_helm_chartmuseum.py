@@ -88,6 +88,14 @@ def test_the_chartmuseum_api(registry, work):
                           timeout=10)
     assert answer.status_code == 404
 
+    # A namespace may hold slashes; each level is a repository of its own.
+    assert curl("--data-binary", f"@{first}", f"{registry.url}/helm/museum/nested/api/charts")[0] == 201
+    nested = yaml.safe_load(requests.get(f"{registry.url}/helm/museum/nested/index.yaml", timeout=10).text)
+    assert [v["version"] for v in nested["entries"]["museum"]] == ["0.1.0"]
+    index = yaml.safe_load(requests.get(f"{registry.url}/helm/museum/index.yaml", timeout=10).text)
+    assert [v["version"] for v in index["entries"]["museum"]] == ["0.2.0"]
+    manifest_of(registry.url, "museum/nested/museum", "0.1.0")
+
 
 def index_etag(registry, namespace, if_none_match=None):
     """The index's ETag; with `if_none_match`, a 304 when that is still it, else a 200 with the index."""

@@ -7,7 +7,7 @@ import WharfHelm
 import WharfStorage
 
 /// A namespace's classic chart repository: `index.yaml` made from the chart versions recorded at push (of the charts
-/// the caller may pull), with an ETag so that an unchanged repository costs `helm repo update` a 304; the charts and
+/// the caller may pull), with an ETag so that a cache revalidating an unchanged repository gets a 304; the charts and
 /// their provenance files, the same bytes as `helm pull oci://` gets; and ChartMuseum's API to list, upload and
 /// delete them. Across namespaces, `GET /api/v1/charts?q=` searches.
 struct HelmAPI: Sendable {

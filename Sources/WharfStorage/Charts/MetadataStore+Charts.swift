@@ -23,7 +23,9 @@ extension MetadataStore {
     /// The chart versions a namespace's chart repository lists: those pushed to `<namespace>/<chart name>` whose
     /// manifest is there, by name then newest first.
     package func charts(in namespace: RepositoryName) async throws -> [ChartRecord] {
-        try await fetchCharts(where: "r.name = ? || '/' || c.name", [namespace.value])
+        // The range lets SQLite find the namespace's repositories by the name index, not scan every chart.
+        try await fetchCharts(
+            where: "r.name > ?1 || '/' AND r.name < ?1 || '0' AND r.name = ?1 || '/' || c.name", [namespace.value])
     }
 
     /// One version of a chart of the namespace, nil when there is none.
