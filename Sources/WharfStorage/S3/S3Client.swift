@@ -1,0 +1,241 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// Where a bucket is and how to reach it.
+package struct S3Endpoint: Sendable, Equatable {
+    /// `http(s)://host[:port]`, without a path.
+    package let url: String
+    package let bucket: String
+    package let region: String
+    /// `/bucket/key` on the endpoint's host (RGW, MinIO), else `bucket.host/key` (virtual-hosted, AWS).
+    package let pathStyle: Bool
+    /// A PEM file of the certificates to trust for TLS, else the system's.
+    package let caFile: String?
+
+    package init(url: String, bucket: String, region: String, pathStyle: Bool = true, caFile: String? = nil) {
+        self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.bucket = bucket
+        self.region = region
+        self.pathStyle = pathStyle
+        self.caFile = caFile
+    }
+}
+
+/// An error answer of S3, with its code (`NoSuchKey`, `NoSuchUpload`, …), or a request that got no answer.
+package struct S3Error: Error, CustomStringConvertible {
+    package let operation: String
+    package let status: Int
+    package let code: String
+    package let message: String
+
+    package var description: String { "S3 \(operation): \(status) \(code)\(message.isEmpty ? "" : ": \(message)")" }
+}
+
+/// The S3 calls a blob store needs, signed with SigV4, bodies streamed both ways (never a whole object in memory).
+/// Written against RGW's behaviour as well as AWS's: `CompleteMultipartUpload` may answer without an ETag, and
+/// `x-amz-checksum-*` is not relied on (Wharf hashes what it streams).
+package final class S3Client: Sendable {
+    package let endpoint: S3Endpoint
+    private let signer: S3Signer
+    private let http: HTTPClient
+    private let scheme: String
+    private let host: String
+
+    package init(endpoint: S3Endpoint, credentials: S3Credentials) throws {
+        guard let url = URL(string: endpoint.url), let scheme = url.scheme, ["http", "https"].contains(scheme),
+            let host = url.host, url.path.isEmpty || url.path == "/"
+        else { throw S3Error(operation: "configure", status: 0, code: "InvalidEndpoint", message: endpoint.url) }
+        self.endpoint = endpoint
+        self.scheme = scheme
+        let hostPort = url.port.map { "\(host):\($0)" } ?? host
+        self.host = endpoint.pathStyle ? hostPort : "\(endpoint.bucket).\(hostPort)"
+        signer = S3Signer(credentials: credentials, region: endpoint.region)
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: .seconds(120)))
+        if let caFile = endpoint.caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            configuration.tlsConfiguration = tls
+        }
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    package func shutdown() async throws { try await http.shutdown() }
+
+    // MARK: Objects
+
+    /// Creates the bucket; one that exists already and is ours is fine.
+    package func createBucket() async throws {
+        let response = try await send("PUT", key: nil, operation: "CreateBucket", accept: [200, 409])
+        if response.status.code == 409 {
+            let error = try await Self.error(response, operation: "CreateBucket")
+            guard error.code == "BucketAlreadyOwnedByYou" else { throw error }
+        } else {
+            _ = try await response.body.collect(upTo: 1 << 16)
+        }
+    }
+
+    /// Streams `length` bytes of `body` into the object `key` (unsigned payload, with its length).
+    package func put(_ key: String, body: HTTPClientRequest.Body, length: Int64) async throws {
+        let response = try await send(
+            "PUT", key: key, operation: "PutObject", headers: [("Content-Length", String(length))], body: body)
+        _ = try await response.body.collect(upTo: 1 << 16)
+    }
+
+    /// The object, or the bytes `range` (inclusive) of it; the body streams. Throws `NoSuchKey` when it is absent.
+    package func get(_ key: String, range: ClosedRange<Int64>? = nil) async throws -> HTTPClientResponse {
+        try await send(
+            "GET", key: key, operation: "GetObject",
+            headers: range.map { [("Range", "bytes=\($0.lowerBound)-\($0.upperBound)")] } ?? [], accept: [200, 206])
+    }
+
+    /// The object's size, or nil when there is no such object.
+    package func size(of key: String) async throws -> Int64? {
+        let response = try await send("HEAD", key: key, operation: "HeadObject", accept: [200, 404])
+        guard response.status.code == 200 else { return nil }
+        return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
+    }
+
+    /// Deletes the object; an absent one is no error (S3 answers 204 either way).
+    package func delete(_ key: String) async throws {
+        let response = try await send("DELETE", key: key, operation: "DeleteObject", accept: [200, 204, 404])
+        _ = try await response.body.collect(upTo: 1 << 16)
+    }
+
+    /// Copies an object within the bucket, on the server.
+    package func copy(_ source: String, to key: String) async throws {
+        let response = try await send(
+            "PUT", key: key, operation: "CopyObject",
+            headers: [("x-amz-copy-source", S3Signer.encodePath("/\(endpoint.bucket)/\(source)"))])
+        // A copy can fail after its 200: the error is then in the body.
+        let body = try await response.body.collect(upTo: 1 << 20)
+        if let code = S3XML.values(of: "Code", in: String(buffer: body)).first {
+            throw S3Error(operation: "CopyObject", status: 200, code: code, message: "")
+        }
+    }
+
+    /// One page (at most `limit`, S3's own limit is 1,000) of the keys under `prefix`, with their sizes, and the token
+    /// of the next page.
+    package func list(prefix: String, after token: String? = nil, limit: Int = 1000) async throws -> (
+        objects: [(key: String, size: Int64)], next: String?
+    ) {
+        var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", String(limit))]
+        if let token { query.append(("continuation-token", token)) }
+        let response = try await send("GET", key: nil, query: query, operation: "ListObjectsV2")
+        let text = String(buffer: try await response.body.collect(upTo: 16 << 20))
+        let objects = S3XML.elements("Contents", in: text).compactMap { item -> (String, Int64)? in
+            guard let key = S3XML.values(of: "Key", in: item).first,
+                let size = S3XML.values(of: "Size", in: item).first.flatMap({ Int64($0) })
+            else { return nil }
+            return (key, size)
+        }
+        let truncated = S3XML.values(of: "IsTruncated", in: text).first == "true"
+        return (objects, truncated ? S3XML.values(of: "NextContinuationToken", in: text).first : nil)
+    }
+
+    // MARK: Multipart uploads
+
+    package func startMultipart(_ key: String) async throws -> String {
+        let response = try await send("POST", key: key, query: [("uploads", "")], operation: "CreateMultipartUpload")
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 16))
+        guard let id = S3XML.values(of: "UploadId", in: text).first else {
+            throw S3Error(operation: "CreateMultipartUpload", status: 200, code: "NoUploadId", message: text)
+        }
+        return id
+    }
+
+    /// Streams one part (S3 wants every part but the last to be at least 5 MiB); answers its ETag.
+    package func uploadPart(_ key: String, upload: String, number: Int, body: HTTPClientRequest.Body, length: Int64)
+        async throws -> String
+    {
+        let response = try await send(
+            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", upload)], operation: "UploadPart",
+            headers: [("Content-Length", String(length))], body: body)
+        _ = try await response.body.collect(upTo: 1 << 16)
+        guard let etag = response.headers.first(name: "ETag") else {
+            throw S3Error(operation: "UploadPart", status: 200, code: "NoETag", message: "part \(number)")
+        }
+        return etag
+    }
+
+    /// Joins the parts, in order, into the object.
+    package func completeMultipart(_ key: String, upload: String, parts: [(number: Int, etag: String)]) async throws {
+        let xml =
+            "<CompleteMultipartUpload>"
+            + parts.map { "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(S3XML.escape($0.etag))</ETag></Part>" }
+            .joined() + "</CompleteMultipartUpload>"
+        let bytes = Array(xml.utf8)
+        let response = try await send(
+            "POST", key: key, query: [("uploadId", upload)], operation: "CompleteMultipartUpload",
+            headers: [("Content-Length", String(bytes.count))], body: .bytes(bytes), payload: bytes)
+        // Like a copy, a completion can fail after its 200.
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        if let code = S3XML.values(of: "Code", in: text).first {
+            throw S3Error(operation: "CompleteMultipartUpload", status: 200, code: code, message: "")
+        }
+    }
+
+    /// Drops an unfinished multipart upload and its parts; one already gone is no error.
+    package func abortMultipart(_ key: String, upload: String) async throws {
+        let response = try await send(
+            "DELETE", key: key, query: [("uploadId", upload)], operation: "AbortMultipartUpload",
+            accept: [200, 204, 404])
+        _ = try await response.body.collect(upTo: 1 << 16)
+    }
+
+    /// The unfinished multipart uploads under `prefix` (the first thousand), oldest first as S3 lists them.
+    package func multipartUploads(prefix: String) async throws -> [(key: String, upload: String, initiated: String)] {
+        let response = try await send(
+            "GET", key: nil, query: [("uploads", ""), ("prefix", prefix)], operation: "ListMultipartUploads")
+        let text = String(buffer: try await response.body.collect(upTo: 16 << 20))
+        return S3XML.elements("Upload", in: text).compactMap { item in
+            guard let key = S3XML.values(of: "Key", in: item).first,
+                let upload = S3XML.values(of: "UploadId", in: item).first
+            else { return nil }
+            return (key, upload, S3XML.values(of: "Initiated", in: item).first ?? "")
+        }
+    }
+
+    // MARK: Requests
+
+    /// One signed request; an answer outside `accept` is thrown as the `S3Error` its body names. `payload`, when
+    /// given, is the body's bytes, signed by their hash; other bodies go unsigned.
+    private func send(
+        _ method: String, key: String?, query: [(String, String)] = [], operation: String,
+        headers: [(String, String)] = [], body: HTTPClientRequest.Body? = nil, payload: [UInt8]? = nil,
+        accept: Set<UInt> = [200]
+    ) async throws -> HTTPClientResponse {
+        var path = endpoint.pathStyle ? "/\(endpoint.bucket)" : ""
+        if let key { path += "/" + key }
+        if path.isEmpty { path = "/" }
+        let queryString = S3Signer.canonicalQuery(query)
+        var request = HTTPClientRequest(
+            url: "\(scheme)://\(host)\(S3Signer.encodePath(path))\(queryString.isEmpty ? "" : "?" + queryString)")
+        request.method = HTTPMethod(rawValue: method)
+        let payloadHash =
+            payload.map { S3Signer.hash($0) } ?? (body == nil ? S3Signer.emptyPayload : S3Signer.unsignedPayload)
+        let signed = signer.sign(
+            method: method, host: host, path: path, query: query, headers: headers, payloadHash: payloadHash)
+        request.headers.add(name: "Host", value: host)
+        for (name, value) in headers + signed { request.headers.add(name: name, value: value) }
+        if let body { request.body = body }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .minutes(30))
+        } catch {
+            throw S3Error(operation: operation, status: 0, code: "Unreachable", message: "\(error)")
+        }
+        guard accept.contains(response.status.code) else { throw try await Self.error(response, operation: operation) }
+        return response
+    }
+
+    private static func error(_ response: HTTPClientResponse, operation: String) async throws -> S3Error {
+        let text = (try? await response.body.collect(upTo: 1 << 16)).map { String(buffer: $0) } ?? ""
+        return S3Error(
+            operation: operation, status: Int(response.status.code),
+            code: S3XML.values(of: "Code", in: text).first ?? response.status.reasonPhrase,
+            message: S3XML.values(of: "Message", in: text).first ?? "")
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+
+@testable import WharfStorage
+
+/// SigV4 against the example AWS documents for S3 (a ranged GET of `examplebucket/test.txt` on 2013-05-24).
+@Suite struct S3SignerTests {
+    @Test func theDocumentedExampleSignsTheSame() {
+        let signer = S3Signer(
+            credentials: .init(accessKey: "AKIAIOSFODNN7EXAMPLE", secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            region: "us-east-1")
+        let headers = signer.sign(
+            method: "GET", host: "examplebucket.s3.amazonaws.com", path: "/test.txt", query: [],
+            headers: [("Range", "bytes=0-9")], payloadHash: S3Signer.emptyPayload,
+            date: Date(timeIntervalSince1970: 1_369_353_600))
+        #expect(
+            headers.first { $0.0 == "Authorization" }?.1
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
+                + "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
+                + "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(headers.first { $0.0 == "x-amz-date" }?.1 == "20130524T000000Z")
+    }
+
+    @Test func pathsAndQueriesAreEncodedAsS3SignsThem() {
+        #expect(S3Signer.encodePath("/b/a b/ü+%=&~.txt") == "/b/a%20b/%C3%BC%2B%25%3D%26~.txt")
+        #expect(
+            S3Signer.canonicalQuery([("uploads", ""), ("prefix", "a/b c"), ("max-keys", "2")])
+                == "max-keys=2&prefix=a%2Fb%20c&uploads=")
+    }
+}
