@@ -77,7 +77,7 @@ extension DistributionAPI {
     }
 
     /// Exactly `count` bytes of the blob at `offset`.
-    private func read(_ file: BlobFile, at offset: Int64, count: Int) async throws -> ByteBuffer {
+    private func read(_ file: any BlobReader, at offset: Int64, count: Int) async throws -> ByteBuffer {
         let chunk = try await file.read(at: offset, count: count)
         guard chunk.readableBytes == count else { throw RegistryError.internalError("blob ended early on disk") }
         return chunk

@@ -20,7 +20,7 @@ package struct BlobRangeStream: AsyncSequence, Sendable {
 
     package final class AsyncIterator: AsyncIteratorProtocol {
         let stream: BlobRangeStream
-        var file: BlobFile?
+        var file: (any BlobReader)?
         var position: Int64
         let end: Int64
 

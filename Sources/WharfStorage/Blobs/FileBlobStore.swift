@@ -16,7 +16,7 @@ import WharfCore
 /// a blob path either does not exist or holds exactly the bytes its name promises. With `encryption`, every
 /// file is written encrypted (`EncryptedLayout`); a blob file's size tells its form, so a store being
 /// encrypted in place serves both.
-package struct FileBlobStore: Sendable {
+package struct FileBlobStore: BlobStore {
     package let root: String
     /// nil: new files are written in plain text.
     package let encryption: BlobEncryption?
@@ -41,9 +41,9 @@ package struct FileBlobStore: Sendable {
     }
 
     /// Opens the committed blob `digest` of `size` bytes; nil when its file is absent.
-    package func open(_ digest: Digest, size: Int64) async throws -> BlobFile? {
+    package func open(_ digest: Digest, size: Int64) async throws -> (any BlobReader)? {
         let path = path(of: digest)
-        return try await blockingIO { [encryption] () throws -> BlobFile? in
+        return try await blockingIO { [encryption] () throws -> (any BlobReader)? in
             guard let file = try FileDescriptor.openForReading(path) else { return nil }
             do {
                 let stored = try file.size()
@@ -62,14 +62,6 @@ package struct FileBlobStore: Sendable {
                 throw error
             }
         }
-    }
-
-    /// Reads a small blob (a manifest) whole.
-    package func readAll(_ digest: Digest, size: Int64) async throws -> [UInt8]? {
-        guard let file = try await open(digest, size: size) else { return nil }
-        defer { file.close() }
-        let buffer = try await file.read(at: 0, count: Int(size))
-        return Array(buffer.readableBytesView)
     }
 
     /// Writes bytes held in memory (a manifest) as a durable blob named by their digest.
@@ -129,34 +121,11 @@ package struct FileBlobStore: Sendable {
         FileSystem.remove(uploadPath(id) + ".tail")
     }
 
-    /// Hashes a committed blob's content (decrypted) in 1 MiB reads.
-    package func hash(_ digest: Digest, size: Int64) async throws -> Digest? {
-        guard let file = try await open(digest, size: size) else { return nil }
-        defer { file.close() }
-        var hasher = DigestHasher(digest.algorithm)
-        var offset: Int64 = 0
-        while offset < size {
-            let chunk = try await file.read(at: offset, count: Int(min(1 << 20, size - offset)))
-            guard chunk.readableBytes > 0 else { break }
-            chunk.withUnsafeReadableBytes { hasher.update($0) }
-            offset += Int64(chunk.readableBytes)
-        }
-        return hasher.finalize()
-    }
-
-    /// A file under `blobs/`, as found on disk.
-    package struct StoredFile: Sendable {
-        package let path: String
-        /// Seconds since 1970.
-        package let modified: Double
-        package let size: Int64
-    }
-
     /// Every file under `blobs/`: those named by a digest, and the rest (which no commit writes).
-    package func listBlobFiles() async throws -> (files: [Digest: StoredFile], junk: [String]) {
+    package func listBlobs() async throws -> (blobs: [Digest: StoredBlob], junk: [String]) {
         let root = root + "/blobs"
         return try await blockingIO {
-            var files = [Digest: StoredFile]()
+            var files = [Digest: StoredBlob]()
             var junk = [String]()
             for algorithm in FileSystem.list(root) {
                 for prefix in FileSystem.list("\(root)/\(algorithm)") {
@@ -165,7 +134,7 @@ package struct FileBlobStore: Sendable {
                         if name.hasPrefix(prefix), let digest = try? Digest("\(algorithm):\(name)"),
                             let modified = FileSystem.modificationTime(path), let size = FileSystem.size(path)
                         {
-                            files[digest] = StoredFile(path: path, modified: modified, size: size)
+                            files[digest] = StoredBlob(path: path, modified: modified, size: size)
                         } else {
                             junk.append(path)
                         }

@@ -40,7 +40,7 @@ struct BlobHeader {
         try self.init(parsing: try file.readExactly(Self.size, at: 0), path: file.path)
     }
 
-    private init(parsing bytes: [UInt8], path: String) throws {
+    init(parsing bytes: [UInt8], path: String) throws {
         guard bytes.count == Self.size, Array(bytes[0..<8]) == Self.magic else {
             throw RegistryError.internalError("\(path) has no encryption header")
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOCore
 import WharfCore
@@ -54,6 +55,74 @@ enum EncryptedLayout {
             try open(sealed, index: index, with: cipher, into: UnsafeMutableRawBufferPointer(buffer))
             count = buffer.count
         }
+    }
+
+    /// The chunks holding plaintext `offset..<end`, and where they are stored.
+    static func chunks(from offset: Int64, to end: Int64) -> (
+        first: Int64, last: Int64, storedStart: Int64, storedEnd: Int64
+    ) {
+        let first = offset / Int64(chunkSize)
+        let last = (end - 1) / Int64(chunkSize)
+        return (first, last, self.offset(ofChunk: first), self.offset(ofChunk: last + 1))
+    }
+
+    /// Plaintext `offset..<end` from `sealed`, the stored bytes of `chunks` (the last one may be short): a read of a
+    /// file or of an object's range. Throws rather than return bytes that do not authenticate.
+    static func plaintext(
+        of sealed: ByteBuffer, chunks: (first: Int64, last: Int64, storedStart: Int64, storedEnd: Int64),
+        from offset: Int64, to end: Int64, key: SymmetricKey, blob digest: WharfCore.Digest
+    ) throws -> ByteBuffer {
+        let cipher = ChunkCipher(key: key)
+        var output = ByteBufferAllocator().buffer(capacity: Int(end - offset))
+        var scratch = [UInt8]()
+        try sealed.withUnsafeReadableBytes { raw in
+            for index in chunks.first...chunks.last {
+                let from = Int(self.offset(ofChunk: index) - chunks.storedStart)
+                let chunk = UnsafeRawBufferPointer(rebasing: raw[min(from, raw.count)..<min(from + stride, raw.count)])
+                let plainCount = chunk.count - overhead
+                let chunkStart = index * Int64(chunkSize)
+                let lower = Int(max(offset, chunkStart) - chunkStart)
+                let upper = Int(min(end, chunkStart + Int64(plainCount)) - chunkStart)
+                guard plainCount >= 0, lower <= upper else {
+                    throw RegistryError.internalError("blob \(digest) ends early in storage")
+                }
+                do {
+                    if lower == 0 && upper == plainCount {
+                        // The whole chunk is wanted: decrypt straight into the output.
+                        try output.writeWithUnsafeMutableBytes(minimumWritableBytes: plainCount) { target in
+                            try open(
+                                chunk, index: index, with: cipher,
+                                into: UnsafeMutableRawBufferPointer(rebasing: target[0..<plainCount]))
+                            return plainCount
+                        }
+                    } else {
+                        scratch = try open(chunk, index: index, with: cipher)
+                        output.writeBytes(scratch[lower..<upper])
+                    }
+                } catch is ChunkAuthenticationFailed {
+                    throw RegistryError.internalError(
+                        "blob \(digest): chunk \(index) does not authenticate; it was altered or damaged")
+                }
+            }
+        }
+        return output
+    }
+
+    /// `bytes` as an encrypted blob is stored: a header holding a new data key wrapped by the active master key for
+    /// `binding`, then the sealed chunks. For bytes already in memory (a manifest written whole).
+    static func seal(_ bytes: [UInt8], binding: KeyBinding, keys: BlobEncryption) throws -> [UInt8] {
+        let dataKey = BlobEncryption.newDataKey()
+        let header = try BlobHeader.new(dataKey: dataKey, binding: binding, master: keys.active)
+        var output = ByteBufferAllocator().buffer(capacity: Int(fileSize(plaintext: Int64(bytes.count))))
+        output.writeBytes(header.encoded)
+        let cipher = ChunkCipher(key: dataKey)
+        try bytes.withUnsafeBytes { raw in
+            for (index, start) in Swift.stride(from: 0, to: raw.count, by: chunkSize).enumerated() {
+                let chunk = UnsafeRawBufferPointer(rebasing: raw[start..<min(start + chunkSize, raw.count)])
+                try seal(chunk, index: Int64(index), with: cipher, into: &output)
+            }
+        }
+        return Array(output.readableBytesView)
     }
 
     static func associatedData(_ index: Int64) -> [UInt8] {

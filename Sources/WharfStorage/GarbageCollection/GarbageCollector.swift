@@ -22,7 +22,7 @@ extension Registry {
     package func collectGarbage(grace: Duration, dryRun: Bool) async throws -> GarbageReport {
         let cutoff = Self.cutoff(grace)
         // Walked before the sweep, so the gate is held only for the row checks and deletes.
-        let oldFiles = try await blobs.listBlobFiles().files.filter { $0.value.modified < cutoff }
+        let oldFiles = try await blobs.listBlobs().blobs.filter { $0.value.modified < cutoff }
         return try await gate.sweep {
             var report = try await self.collectUnreferenced(cutoff: cutoff, dryRun: dryRun)
             // Inside the sweep no commit is between its rename and its row, so a file without a row is an orphan.

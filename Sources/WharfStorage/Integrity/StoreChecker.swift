@@ -53,7 +53,7 @@ package struct StoreChecker: Sendable {
     ) async throws -> StoreCheckReport {
         var report = StoreCheckReport()
         let now = Date().timeIntervalSince1970
-        let (files, unexpected) = try await registry.blobs.listBlobFiles()
+        let (files, unexpected) = try await registry.blobs.listBlobs()
         report.files = files.count + unexpected.count
         report.unexpectedFiles = unexpected.sorted()
         var rows = [String: Int64]()
@@ -125,7 +125,7 @@ package struct StoreChecker: Sendable {
         }
     }
 
-    private static func leftover(_ file: FileBlobStore.StoredFile, now: Double) -> StoreCheckReport.Leftover {
+    private static func leftover(_ file: StoredBlob, now: Double) -> StoreCheckReport.Leftover {
         StoreCheckReport.Leftover(path: file.path, age: now - file.modified, size: file.size)
     }
 }

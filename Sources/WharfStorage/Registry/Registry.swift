@@ -98,7 +98,7 @@ package final class Registry: Sendable {
     }
 
     /// Opens a blob the repository may read; its file must have the size the metadata records.
-    package func openBlob(_ repository: RepositoryName, _ digest: Digest) async throws -> BlobFile {
+    package func openBlob(_ repository: RepositoryName, _ digest: Digest) async throws -> any BlobReader {
         let size = try await blobSize(repository, digest)
         guard let file = try await blobs.open(digest, size: size) else {
             logger.error("blob is in the metadata but missing on disk", metadata: ["digest": "\(digest)"])

@@ -116,20 +116,23 @@ package final class S3Client: Sendable {
         }
     }
 
-    /// One page (at most `limit`, S3's own limit is 1,000) of the keys under `prefix`, with their sizes, and the token
-    /// of the next page.
+    /// One page (at most `limit`, S3's own limit is 1,000) of the keys under `prefix`, with their sizes and when they
+    /// were written (seconds since 1970), and the token of the next page.
     package func list(prefix: String, after token: String? = nil, limit: Int = 1000) async throws -> (
-        objects: [(key: String, size: Int64)], next: String?
+        objects: [(key: String, size: Int64, modified: Double)], next: String?
     ) {
         var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", String(limit))]
         if let token { query.append(("continuation-token", token)) }
         let response = try await send("GET", key: nil, query: query, operation: "ListObjectsV2")
         let text = String(buffer: try await response.body.collect(upTo: 16 << 20))
-        let objects = S3XML.elements("Contents", in: text).compactMap { item -> (String, Int64)? in
+        let dates = ISO8601DateFormatter()
+        dates.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let objects = S3XML.elements("Contents", in: text).compactMap { item -> (String, Int64, Double)? in
             guard let key = S3XML.values(of: "Key", in: item).first,
                 let size = S3XML.values(of: "Size", in: item).first.flatMap({ Int64($0) })
             else { return nil }
-            return (key, size)
+            let modified = S3XML.values(of: "LastModified", in: item).first.flatMap { dates.date(from: $0) }
+            return (key, size, modified?.timeIntervalSince1970 ?? 0)
         }
         let truncated = S3XML.values(of: "IsTruncated", in: text).first == "true"
         return (objects, truncated ? S3XML.values(of: "NextContinuationToken", in: text).first : nil)
