@@ -11,7 +11,7 @@ import Testing
             region: "us-east-1")
         let headers = signer.sign(
             method: "GET", host: "examplebucket.s3.amazonaws.com", path: "/test.txt", query: [],
-            headers: [("Range", "bytes=0-9")], payloadHash: S3Signer.emptyPayload,
+            headers: [("Range", " bytes=0-9  ")], payloadHash: S3Signer.emptyPayload,
             date: Date(timeIntervalSince1970: 1_369_353_600))
         #expect(
             headers.first { $0.0 == "Authorization" }?.1

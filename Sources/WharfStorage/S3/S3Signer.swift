@@ -38,7 +38,8 @@ package struct S3Signer: Sendable {
         payloadHash: String, date: Date = Date()
     ) -> [(String, String)] {
         let (day, stamp) = Self.stamps(date)
-        var signed = headers.map { ($0.0.lowercased(), $0.1.trimmingCharacters(in: .whitespaces)) }
+        // Names in lower case; values trimmed, their runs of spaces made one, as SigV4 canonicalises them.
+        var signed = headers.map { ($0.0.lowercased(), $0.1.split(separator: " ").joined(separator: " ")) }
         signed += [("host", host), ("x-amz-content-sha256", payloadHash), ("x-amz-date", stamp)]
         signed.sort { $0.0 < $1.0 }
         let names = signed.map(\.0).joined(separator: ";")
