@@ -27,4 +27,10 @@ import Testing
             S3Signer.canonicalQuery([("uploads", ""), ("prefix", "a/b c"), ("max-keys", "2")])
                 == "max-keys=2&prefix=a%2Fb%20c&uploads=")
     }
+
+    @Test func s3TimesReadWithAndWithoutFractions() {
+        #expect(S3Client.seconds("2013-05-24T00:00:00.500Z") == 1_369_353_600.5)
+        #expect(S3Client.seconds("2013-05-24T00:00:00Z") == 1_369_353_600)
+        #expect(S3Client.seconds("yesterday") == nil)
+    }
 }

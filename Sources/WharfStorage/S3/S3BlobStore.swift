@@ -49,6 +49,18 @@ package struct S3BlobStore: BlobStore {
 
     package func delete(_ digest: Digest) async throws { try await s3.delete(key(of: digest)) }
 
+    /// Aborts the multipart uploads under `<prefix>uploads/` begun before `cutoff` (seconds since 1970): what a
+    /// crashed upload left behind, whose parts S3 would otherwise keep, and bill, for ever. Answers how many.
+    package func abortUploads(startedBefore cutoff: Double) async throws -> Int {
+        var aborted = 0
+        for upload in try await s3.multipartUploads(prefix: prefix + "uploads/") {
+            guard let started = S3Client.seconds(upload.initiated), started < cutoff else { continue }
+            try await s3.abortMultipart(upload.key, upload: upload.upload)
+            aborted += 1
+        }
+        return aborted
+    }
+
     package func listBlobs() async throws -> (blobs: [Digest: StoredBlob], junk: [String]) {
         var blobs = [Digest: StoredBlob]()
         var junk = [String]()

@@ -125,14 +125,11 @@ package final class S3Client: Sendable {
         if let token { query.append(("continuation-token", token)) }
         let response = try await send("GET", key: nil, query: query, operation: "ListObjectsV2")
         let text = String(buffer: try await response.body.collect(upTo: 16 << 20))
-        let dates = ISO8601DateFormatter()
-        dates.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let objects = S3XML.elements("Contents", in: text).compactMap { item -> (String, Int64, Double)? in
             guard let key = S3XML.values(of: "Key", in: item).first,
                 let size = S3XML.values(of: "Size", in: item).first.flatMap({ Int64($0) })
             else { return nil }
-            let modified = S3XML.values(of: "LastModified", in: item).first.flatMap { dates.date(from: $0) }
-            return (key, size, modified?.timeIntervalSince1970 ?? 0)
+            return (key, size, S3XML.values(of: "LastModified", in: item).first.flatMap(Self.seconds) ?? 0)
         }
         let truncated = S3XML.values(of: "IsTruncated", in: text).first == "true"
         return (objects, truncated ? S3XML.values(of: "NextContinuationToken", in: text).first : nil)
@@ -199,6 +196,15 @@ package final class S3Client: Sendable {
             else { return nil }
             return (key, upload, S3XML.values(of: "Initiated", in: item).first ?? "")
         }
+    }
+
+    /// Seconds since 1970 of a time as S3 writes it (ISO 8601, with or without fractions of a second).
+    package static func seconds(_ text: String) -> Double? {
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = format.date(from: text) { return date.timeIntervalSince1970 }
+        format.formatOptions = [.withInternetDateTime]
+        return format.date(from: text)?.timeIntervalSince1970
     }
 
     // MARK: Requests
