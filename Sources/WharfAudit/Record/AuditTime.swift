@@ -1,3 +1,5 @@
+import WharfCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -20,25 +22,7 @@ public enum AuditTime {
 
     /// Appends the 24 bytes of `format(millis)`.
     static func append(_ millis: Int64, to out: inout [UInt8]) {
-        var seconds = time_t(millis / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func digits(_ value: Int32, _ width: Int, then separator: UInt8?) {
-            var divisor: Int32 = 1
-            for _ in 1..<width { divisor *= 10 }
-            while divisor > 0 {
-                out.append(0x30 + UInt8(value / divisor % 10))
-                divisor /= 10
-            }
-            if let separator { out.append(separator) }
-        }
-        digits(parts.tm_year + 1900, 4, then: UInt8(ascii: "-"))
-        digits(parts.tm_mon + 1, 2, then: UInt8(ascii: "-"))
-        digits(parts.tm_mday, 2, then: UInt8(ascii: "T"))
-        digits(parts.tm_hour, 2, then: UInt8(ascii: ":"))
-        digits(parts.tm_min, 2, then: UInt8(ascii: ":"))
-        digits(parts.tm_sec, 2, then: UInt8(ascii: "."))
-        digits(Int32(millis % 1000), 3, then: UInt8(ascii: "Z"))
+        UTCTime(secondsSince1970: millis / 1000).rfc3339(fraction: Int(millis % 1000), fractionWidth: 3, to: &out)
     }
 
     /// Parses `2026-11-23T02:10:56.123Z`, `2026-11-23T02:10:56Z` or `2026-11-23`; nil for anything else, a field out

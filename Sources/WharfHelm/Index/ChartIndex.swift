@@ -1,4 +1,5 @@
 import Foundation
+import WharfCore
 
 /// A classic chart repository's `index.yaml`, made from the recorded chart versions (never by reading blobs): the
 /// fields helm writes, `apiVersion: v1`, entries by name with the newest version first, keys sorted as helm's are.
@@ -40,29 +41,14 @@ public enum ChartIndex {
         }
     }
 
-    /// RFC 3339 with nanoseconds, in UTC, as helm writes `created` and `generated` (by arithmetic: a date formatter
-    /// per entry was most of an index's cost).
+    /// RFC 3339 with nanoseconds, in UTC, as helm writes `created` and `generated` (without a date formatter per
+    /// entry, which was most of an index's cost).
     static func timestamp(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let nanos = Int64((date.timeIntervalSince1970 - Double(seconds)) * 1e9)
-        let (days, second) = (seconds.quotientAndRemainder(dividingBy: 86_400))
-        let (dayNumber, secondOfDay) = second < 0 ? (days - 1, second + 86_400) : (days, second)
-        // Howard Hinnant's civil-from-days: the proleptic Gregorian date of a day since 1970-01-01.
-        let z = dayNumber + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shifted = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shifted + 2) / 5 + 1
-        let month = shifted < 10 ? shifted + 3 : shifted - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(nanos, 9))Z"
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        var out: [UInt8] = []
+        UTCTime(secondsSince1970: Int64(seconds)).rfc3339(
+            fraction: Int((date.timeIntervalSince1970 - seconds) * 1e9), fractionWidth: 9, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The chart's own fields, and beside them the index's: created, digest, urls.

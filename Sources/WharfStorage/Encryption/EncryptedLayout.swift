@@ -57,19 +57,23 @@ enum EncryptedLayout {
         }
     }
 
-    /// The chunks holding plaintext `offset..<end`, and where they are stored.
-    static func chunks(from offset: Int64, to end: Int64) -> (
-        first: Int64, last: Int64, storedStart: Int64, storedEnd: Int64
-    ) {
-        let first = offset / Int64(chunkSize)
-        let last = (end - 1) / Int64(chunkSize)
-        return (first, last, self.offset(ofChunk: first), self.offset(ofChunk: last + 1))
+    /// The chunks `first...last`, and where they are stored (`storedEnd` past a short last chunk's end).
+    struct ChunkSpan {
+        let first: Int64
+        let last: Int64
+        var storedStart: Int64 { EncryptedLayout.offset(ofChunk: first) }
+        var storedEnd: Int64 { EncryptedLayout.offset(ofChunk: last + 1) }
+    }
+
+    /// The chunks holding plaintext `offset..<end`.
+    static func chunks(from offset: Int64, to end: Int64) -> ChunkSpan {
+        ChunkSpan(first: offset / Int64(chunkSize), last: (end - 1) / Int64(chunkSize))
     }
 
     /// Plaintext `offset..<end` from `sealed`, the stored bytes of `chunks` (the last one may be short): a read of a
     /// file or of an object's range. Throws rather than return bytes that do not authenticate.
     static func plaintext(
-        of sealed: ByteBuffer, chunks: (first: Int64, last: Int64, storedStart: Int64, storedEnd: Int64),
+        of sealed: ByteBuffer, chunks: ChunkSpan,
         from offset: Int64, to end: Int64, key: SymmetricKey, blob digest: WharfCore.Digest
     ) throws -> ByteBuffer {
         let cipher = ChunkCipher(key: key)

@@ -93,13 +93,16 @@ package struct S3Signer: Sendable {
 
     /// `yyyyMMdd` and `yyyyMMdd'T'HHmmss'Z'`, in UTC.
     private static func stamps(_ date: Date) -> (day: String, stamp: String) {
-        let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: date)
-        func pad(_ value: Int?, _ width: Int) -> String {
-            let digits = String(value ?? 0)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        let day = pad(parts.year, 4) + pad(parts.month, 2) + pad(parts.day, 2)
-        return (day, day + "T" + pad(parts.hour, 2) + pad(parts.minute, 2) + pad(parts.second, 2) + "Z")
+        let time = UTCTime(secondsSince1970: Int64(date.timeIntervalSince1970.rounded(.down)))
+        var day: [UInt8] = []
+        UTCTime.digits(time.year, 4, to: &day)
+        UTCTime.digits(time.month, 2, to: &day)
+        UTCTime.digits(time.day, 2, to: &day)
+        var stamp = day + [UInt8(ascii: "T")]
+        UTCTime.digits(time.hour, 2, to: &stamp)
+        UTCTime.digits(time.minute, 2, to: &stamp)
+        UTCTime.digits(time.second, 2, then: UInt8(ascii: "Z"), to: &stamp)
+        return (String(decoding: day, as: UTF8.self), String(decoding: stamp, as: UTF8.self))
     }
 }
 
