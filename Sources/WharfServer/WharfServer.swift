@@ -26,7 +26,7 @@ public enum WharfServer {
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
     public static func run(_ configuration: WharfConfiguration, logger: Logger) async throws {
-        let (applications, services, auditLog) = try await build(configuration, logger: logger)
+        let (applications, services, underneath) = try await build(configuration, logger: logger)
         logger.info(
             "wharf is serving",
             metadata: [
@@ -42,8 +42,9 @@ public enum WharfServer {
         }
         let group = ServiceGroup(
             configuration: .init(
-                // Services stop in reverse order: the audit log last, after the servers have answered their last request.
-                services: (auditLog.map { [.init(service: $0)] } ?? []) + applications.map { .init(service: $0) }
+                // Services stop in reverse order: the audit log and the store last, after the servers have answered
+                // their last request.
+                services: underneath.map { .init(service: $0) } + applications.map { .init(service: $0) }
                     + services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -68,14 +69,17 @@ public enum WharfServer {
         }
         return StorageConfiguration(
             dataDirectory: configuration.dataDirectory, maxManifestBytes: configuration.maxManifestBytes,
-            maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil, encryption: encryption)
+            maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil, encryption: encryption,
+            objectStorage: configuration.storage.objectStorage)
     }
 
+    /// The servers, the services beside them, and what they stand on (the audit log, the store's connections).
     private static func build(_ configuration: WharfConfiguration, logger: Logger) async throws
-        -> (applications: [Application<WharfResponder>], services: [any Service], auditLog: AuditLog?)
+        -> (applications: [Application<WharfResponder>], services: [any Service], underneath: [any Service])
     {
         try configuration.validate()
         let registry = try openStore(configuration, logger: logger)
+        try await registry.prepareStorage()
         let metrics = RegistryMetrics()
         var audit: RequestAudit?
         if configuration.audit.enabled {
@@ -148,7 +152,8 @@ public enum WharfServer {
         let collector = PeriodicService(name: "garbage collection", interval: configuration.gcInterval, logger: logger) {
             metrics.recordGarbageCollection(try await registry.collectGarbage(grace: configuration.gcGrace, dryRun: false))
         }
-        return (applications, services + [purger, collector], audit?.log)
+        let underneath: [any Service] = (audit.map { [$0.log] } ?? []) + [StoreConnections(registry: registry)]
+        return (applications, services + [purger, collector], underneath)
     }
 
     private static func accessControl(_ configuration: WharfConfiguration, logger: Logger) async throws -> (
@@ -179,5 +184,15 @@ public enum WharfServer {
         } catch {
             throw WharfConfiguration.Invalid(description: "TLS certificate \(certificate) or key \(key): \(error)")
         }
+    }
+}
+
+/// Closes the store's connections (the S3 client's) once it is told to stop, which is after the servers.
+struct StoreConnections: Service {
+    let registry: Registry
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await registry.close()
     }
 }

@@ -29,11 +29,13 @@ struct Fsck: AsyncParsableCommand {
     func run() async throws {
         let configuration = try store.configuration()
         let registry = try WharfServer.openStore(configuration, logger: Logger(label: "wharf-fsck"))
+        try await registry.prepareStorage()
         let report = try await StoreChecker(registry: registry).check(
             sample: sample, repair: repair, grace: configuration.gcGrace
         ) { done, total in
             FileHandle.standardError.write(Data("fsck: hashed \(done) of \(total) blobs\n".utf8))
         }
+        try await registry.close()
         print("fsck: \(report.files) blob files, \(report.hashed) re-hashed")
         for digest in report.corrupt { print("corrupt: \(digest)") }
         for digest in report.danglingRows { print("missing file for blob row: \(digest)") }

@@ -66,7 +66,7 @@ import WharfCore
         let repository = try RepositoryName("crypt/ranges")
         let digest = try await pushInPieces(repository)
         let registry = try open()
-        let path = registry.blobs.path(of: digest)
+        let path = registry.files!.path(of: digest)
         #expect(FileSystem.size(path) == EncryptedLayout.fileSize(plaintext: Int64(Self.content.count)))
         let c = Self.chunk
         let end = Self.content.count
@@ -95,7 +95,7 @@ import WharfCore
             let split = min(size, Self.chunk)
             _ = try await registry.appendUpload(repository, id, start: 0, length: nil, body: buffer(bytes[..<split]).async)
             try await open().completeUpload(repository, id, digest: digest, body: buffer(bytes[split...]).async)
-            #expect(FileSystem.size(registry.blobs.path(of: digest)) == EncryptedLayout.fileSize(plaintext: Int64(size)))
+            #expect(FileSystem.size(registry.files!.path(of: digest)) == EncryptedLayout.fileSize(plaintext: Int64(size)))
             #expect(try await read(registry, repository, digest, 0..<size) == bytes)
             #expect(try await registry.blobs.hash(digest, size: Int64(size)) == digest)
         }
@@ -173,7 +173,7 @@ import WharfCore
         let repository = try RepositoryName("crypt/tamper")
         let registry = try open()
         let digest = Digest.of(Self.content)
-        let path = registry.blobs.path(of: digest)
+        let path = registry.files!.path(of: digest)
         let stride = EncryptedLayout.stride
         let header = BlobHeader.size
         let alterations: [(String, (inout [UInt8]) -> Void)] = [

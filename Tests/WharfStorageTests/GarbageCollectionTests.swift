@@ -41,11 +41,11 @@ import WharfCore
         #expect(young.blobs == 0)
         let dry = try await registry.collectGarbage(grace: .seconds(1), dryRun: true)
         #expect(dry.digests == [orphan.description] && dry.bytes == 20 && dry.dryRun)
-        #expect(FileManager.default.fileExists(atPath: registry.blobs.path(of: orphan)))
+        #expect(FileManager.default.fileExists(atPath: registry.files!.path(of: orphan)))
 
         let run = try await registry.collectGarbage(grace: .seconds(1), dryRun: false)
         #expect(run.digests == [orphan.description] && run.blobs == 1)
-        #expect(!FileManager.default.fileExists(atPath: registry.blobs.path(of: orphan)))
+        #expect(!FileManager.default.fileExists(atPath: registry.files!.path(of: orphan)))
         await #expect(throws: RegistryError.self) { try await registry.blobSize(repository, orphan) }
         for kept in [config, layer, seen] { #expect(try await registry.blobSize(repository, kept) > 0) }
         #expect(try await StoreChecker(registry: registry).check(repair: false).isClean)
@@ -72,15 +72,15 @@ import WharfCore
 
         let young = try await registry.collectGarbage(grace: .seconds(60), dryRun: false)
         #expect(young.orphanFiles == 0)
-        #expect(FileManager.default.fileExists(atPath: registry.blobs.path(of: orphan)))
+        #expect(FileManager.default.fileExists(atPath: registry.files!.path(of: orphan)))
         try await Task.sleep(for: .milliseconds(1100))
         let dry = try await registry.collectGarbage(grace: .seconds(1), dryRun: true)
         #expect(dry.orphanFiles == 1 && dry.orphanBytes == 24 && dry.blobs == 1)
-        #expect(FileManager.default.fileExists(atPath: registry.blobs.path(of: orphan)))
+        #expect(FileManager.default.fileExists(atPath: registry.files!.path(of: orphan)))
 
         let run = try await registry.collectGarbage(grace: .seconds(1), dryRun: false)
         #expect(run.orphanFiles == 1 && run.blobs == 1 && run.digests == [unreferenced.description])
-        #expect(!FileManager.default.fileExists(atPath: registry.blobs.path(of: orphan)))
+        #expect(!FileManager.default.fileExists(atPath: registry.files!.path(of: orphan)))
         let report = try await StoreChecker(registry: registry).check(repair: false)
         #expect(report.isClean && report.orphanFiles.isEmpty && report.files == 0)
     }

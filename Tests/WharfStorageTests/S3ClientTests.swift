@@ -129,22 +129,6 @@ import Testing
         }
     }
 
-    @Test func abandonedUploadsAreAbortedOnceOldEnough() async throws {
-        try await withBucket { s3 in
-            let store = S3BlobStore(s3: s3, prefix: "registry/", encryption: nil)
-            let left = try await s3.startMultipart("registry/uploads/crashed")
-            _ = try await s3.uploadPart("registry/uploads/crashed", upload: left, number: 1, body: Self.stream([1]), length: 1)
-            let elsewhere = try await s3.startMultipart("other/uploads/kept")
-            // Begun after the cutoff: kept.
-            #expect(try await store.abortUploads(startedBefore: Date().timeIntervalSince1970 - 3600) == 0)
-            #expect(try await s3.multipartUploads(prefix: "").count == 2)
-            // Begun before it: aborted, and only under the store's prefix.
-            #expect(try await store.abortUploads(startedBefore: Date().timeIntervalSince1970 + 60) == 1)
-            #expect(try await s3.multipartUploads(prefix: "").map(\.upload) == [elsewhere])
-            try await s3.abortMultipart("other/uploads/kept", upload: elsewhere)
-        }
-    }
-
     @Test func aWrongSecretIsRefused() async throws {
         let url = try #require(Self.endpoint, "no S3 server: see scripts/s3-server.sh")
         let s3 = try S3Client(

@@ -35,6 +35,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var auth = AuthOptions()
     /// Replication rules (none by default).
     public var replication = ReplicationOptions()
+    /// Where blobs are kept: the data directory, or an S3 bucket.
+    public var storage = StorageOptions()
     /// Repositories whose pushed tags P2P seeders fetch at once (`p2p.preheat`, globs; none by default).
     public var p2pPreheat: [String] = []
     /// `HOST:PORT` addresses to listen on with TLS, given a certificate and its key (PEM files).
@@ -93,6 +95,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         var replication: ReplicationOptions.File?
         var p2p: P2P?
         var dataDir: String?
+        var storage: StorageOptions.File?
         var encryption: Encryption?
         var audit: AuditOptions.File?
         var log: Log?
@@ -118,6 +121,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         }
         if let listen = file.listen { self.listen = listen }
         if let dataDir = file.dataDir { dataDirectory = dataDir }
+        if let storage = file.storage { try self.storage.apply(storage) }
         if let level = file.log?.level { logLevel = level }
         if let format = file.log?.format { logFormat = format }
         if let bytes = file.limits?.manifestBytes { maxManifestBytes = bytes }
@@ -146,7 +150,7 @@ public struct WharfConfiguration: Sendable, Equatable {
     /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`, `WHARF_GC_INTERVAL`, `WHARF_GC_GRACE`,
     /// `WHARF_ENCRYPTION` (on/off), `WHARF_ENCRYPTION_KEY_DIR`, `WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`,
     /// `WHARF_TLS_LISTEN` (comma-separated), `WHARF_TLS_CERT`, `WHARF_TLS_KEY`, and the audit log's (`AuditOptions`)
-    /// and access control's (`AuthOptions`).
+    /// and access control's (`AuthOptions`), and the blob storage's (`StorageOptions`).
     public mutating func apply(environment: [String: String]) throws {
         if let listen = environment["WHARF_LISTEN"] { self.listen = listen.split(separator: ",").map(String.init) }
         if let dir = environment["WHARF_DATA_DIR"] { dataDirectory = dir }
@@ -168,6 +172,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         environmentKeys = environment.filter {
             [EnvironmentKeys.activeVariable, EnvironmentKeys.previousVariable].contains($0.key)
         }
+        try storage.apply(environment: environment)
         try audit.apply(environment: environment)
         try auth.apply(environment: environment)
         if let listen = environment["WHARF_TLS_LISTEN"] { tlsListen = listen.split(separator: ",").map(String.init) }
@@ -197,6 +202,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         }
         guard ["text", "json"].contains(logFormat) else { throw Invalid(description: "log format must be text or json") }
         guard maxManifestBytes > 0, maxBlobBytes >= 0 else { throw Invalid(description: "limits must be positive") }
+        try storage.validate()
         try audit.validate()
         try auth.validate()
     }

@@ -5,6 +5,8 @@ import WharfCore
 /// objects in an S3 bucket (`S3BlobStore`). Every implementation passes the same contract tests. A stored blob is
 /// either absent or exactly the bytes its digest names (encrypted, when encryption is on).
 package protocol BlobStore: Sendable {
+    /// nil: new blobs are written in plain text.
+    var encryption: BlobEncryption? { get }
     /// The stored size of the blob (of its encrypted form when encrypted), or nil when it is absent.
     func size(of digest: Digest) async throws -> Int64?
     /// Opens the blob `digest` of `size` bytes (its plaintext) for reading; nil when it is absent.
@@ -14,6 +16,12 @@ package protocol BlobStore: Sendable {
     func delete(_ digest: Digest) async throws
     /// Every stored blob, and whatever else is where only blobs should be.
     func listBlobs() async throws -> (blobs: [Digest: StoredBlob], junk: [String])
+    /// Moves a corrupt blob out of the digests' namespace for an operator to look at; answers where it went.
+    func quarantine(_ digest: Digest) async throws -> String
+    /// Deletes an orphan blob unless `isKnown` finds it recorded by then: fsck runs beside the server, whose commit
+    /// gate it cannot take, so the blob is moved aside first and put back if a push committed it meanwhile. Answers
+    /// whether it was deleted.
+    func reclaim(_ digest: Digest, unless isKnown: () async throws -> Bool) async throws -> Bool
 }
 
 /// An open stored blob, read in ranges; an encrypted one is decrypted chunk by chunk, only the chunks a read touches.
@@ -44,14 +52,21 @@ extension BlobStore {
         return Array(buffer.readableBytesView)
     }
 
-    /// Hashes a stored blob's content (decrypted) in 1 MiB reads.
+    /// Hashes a stored blob's content (decrypted).
     package func hash(_ digest: Digest, size: Int64) async throws -> Digest? {
         guard let blob = try await open(digest, size: size) else { return nil }
         defer { blob.close() }
-        var hasher = DigestHasher(digest.algorithm)
+        return try await blob.digest(digest.algorithm)
+    }
+}
+
+extension BlobReader {
+    /// The digest of the whole content, read 1 MiB at a time.
+    func digest(_ algorithm: Digest.Algorithm) async throws -> Digest {
+        var hasher = DigestHasher(algorithm)
         var offset: Int64 = 0
         while offset < size {
-            let chunk = try await blob.read(at: offset, count: Int(min(1 << 20, size - offset)))
+            let chunk = try await read(at: offset, count: Int(min(1 << 20, size - offset)))
             guard chunk.readableBytes > 0 else { break }
             chunk.withUnsafeReadableBytes { hasher.update($0) }
             offset += Int64(chunk.readableBytes)

@@ -150,6 +150,26 @@ package struct FileBlobStore: BlobStore {
         try await blockingIO { FileSystem.remove(path) }
     }
 
+    package func quarantine(_ digest: Digest) async throws -> String {
+        let target = "\(root)/quarantine/\(digest.algorithm.rawValue)-\(digest.hex)"
+        try await blockingIO { [self] in
+            try FileSystem.makeDirectory(root + "/quarantine")
+            try FileSystem.durableRename(path(of: digest), target)
+        }
+        return target
+    }
+
+    package func reclaim(_ digest: Digest, unless isKnown: () async throws -> Bool) async throws -> Bool {
+        let aside = uploadPath("orphan-\(digest.hex)")
+        guard (try? FileSystem.durableRename(path(of: digest), aside)) != nil else { return false }
+        if try await isKnown() {
+            try FileSystem.durableRename(aside, path(of: digest))
+            return false
+        }
+        FileSystem.remove(aside)
+        return true
+    }
+
     // MARK: Writing files
 
     /// A new file for `binding`: encrypted under a new data key when encryption is on.

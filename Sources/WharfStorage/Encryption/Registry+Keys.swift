@@ -45,10 +45,23 @@ extension Registry {
         }
     }
 
+    /// Key rotation and in-place encryption rewrite headers in place, which files allow and S3 objects do not.
+    private var keyFiles: FileBlobStore {
+        get throws {
+            guard let files else {
+                throw RegistryError(
+                    .unsupported, status: 409,
+                    "key rotation and in-place encryption need the file blob store; this registry keeps blobs in S3")
+            }
+            return files
+        }
+    }
+
     /// Re-wraps every data key (blobs and upload sessions) with the active master key, online: content is not
     /// re-encrypted, and pushes and pulls go on. With `newKey`, the provider first brings in a new active key.
     package func rotateKeys(newKey: Bool) async throws -> RotationReport {
         let encryption = try encryption
+        let files = try keyFiles
         return try await exclusiveKeyWork {
             if newKey { _ = try encryption.addActiveKey() } else { try encryption.reload() }
             let active = encryption.active
@@ -58,7 +71,7 @@ extension Registry {
             // A second pass catches files whose key was wrapped just before the new key became active.
             for pass in 0..<2 {
                 try await self.forEachBlob { digest, size in
-                    let path = self.blobs.path(of: digest)
+                    let path = files.path(of: digest)
                     switch try await blockingIO({ try Self.rewrap(path, .blob(digest, size: size), size: size, encryption) }) {
                     case .rewrapped: report.rewrapped += 1
                     case .current where pass == 0: report.alreadyCurrent += 1
@@ -87,6 +100,7 @@ extension Registry {
     /// Which master key wraps how many blobs and upload sessions.
     package func keyStatus() async throws -> KeyStatus {
         let encryption = try encryption
+        let files = try keyFiles
         var status = KeyStatus(active: encryption.active.id)
         for id in encryption.keyIDs { status.keys[id] = 0 }
         func count(_ path: String, _ binding: KeyBinding, size: Int64?) async throws {
@@ -97,8 +111,8 @@ extension Registry {
             case .absent: break
             }
         }
-        try await forEachBlob { digest, size in try await count(blobs.path(of: digest), .blob(digest, size: size), size: size) }
-        for id in try await metadata.uploadIDs() { try await count(blobs.uploadPath(id), .upload(id), size: nil) }
+        try await forEachBlob { digest, size in try await count(files.path(of: digest), .blob(digest, size: size), size: size) }
+        for id in try await metadata.uploadIDs() { try await count(files.uploadPath(id), .upload(id), size: nil) }
         return status
     }
 
@@ -131,15 +145,16 @@ extension Registry {
     /// and both read back (the file's size tells which it is).
     package func encryptExisting() async throws -> EncryptExistingReport {
         _ = try encryption
+        let files = try keyFiles
         return try await exclusiveKeyWork {
             var report = EncryptExistingReport()
             try await self.forEachBlob { digest, size in
-                let path = self.blobs.path(of: digest)
+                let path = files.path(of: digest)
                 guard FileSystem.size(path) == size else {
                     report.alreadyEncrypted += 1
                     return
                 }
-                guard try await self.encryptInPlace(digest, size: size) else {
+                guard try await self.encryptInPlace(digest, size: size, files) else {
                     report.corrupt.append(digest.description)
                     return
                 }
@@ -174,7 +189,7 @@ extension Registry {
     private func rewrapUpload(_ id: String, _ encryption: BlobEncryption) async throws -> Bool? {
         guard let taken = uploads.take(id, maintenance: true) else { return nil }
         defer { uploads.release(id, taken) }
-        let path = blobs.uploadPath(id)
+        let path = try keyFiles.uploadPath(id)
         return try await blockingIO { try Self.rewrap(path, .upload(id), size: nil, encryption) } == .rewrapped
     }
 
@@ -216,14 +231,14 @@ extension Registry {
 
     /// Writes the plain blob encrypted beside itself, checks the digest on the way, and renames it into place.
     /// False when the plain bytes do not match the digest.
-    private func encryptInPlace(_ digest: Digest, size: Int64) async throws -> Bool {
-        let target = blobs.path(of: digest)
-        let temp = blobs.uploadPath("encrypt-\(digest.hex)")
-        let written = try await blockingIO { [blobs] () throws -> Bool? in
+    private func encryptInPlace(_ digest: Digest, size: Int64, _ files: FileBlobStore) async throws -> Bool {
+        let target = files.path(of: digest)
+        let temp = files.uploadPath("encrypt-\(digest.hex)")
+        let written = try await blockingIO { () throws -> Bool? in
             FileSystem.remove(temp)  // a crash's leftover
             guard let source = try FileDescriptor.openForReading(target) else { return nil }  // collected meanwhile
             defer { source.close() }
-            let file = try blobs.createFile(temp, binding: .blob(digest, size: size))
+            let file = try files.createFile(temp, binding: .blob(digest, size: size))
             defer { file.close() }
             do {
                 var hasher = DigestHasher(digest.algorithm)
@@ -252,10 +267,10 @@ extension Registry {
         guard written else { return false }
         // Inside the gate, so that a garbage collection sweep cannot delete the blob between the check and the
         // rename (which would bring its file back without a row).
-        try await gate.shared { [blobs] in
+        try await gate.shared {
             try await blockingIO {
                 if FileSystem.size(target) == size {
-                    try blobs.moveIntoPlace(temp, target)
+                    try files.moveIntoPlace(temp, target)
                 } else {
                     FileSystem.remove(temp)
                 }

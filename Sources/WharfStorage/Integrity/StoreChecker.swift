@@ -79,11 +79,8 @@ package struct StoreChecker: Sendable {
         try await checkUploads(&report, now: now)
         guard repair else { return report }
 
-        let quarantine = registry.blobs.root + "/quarantine"
-        try FileSystem.makeDirectory(quarantine)
         for digest in report.corrupt {
-            let target = "\(quarantine)/\(digest.algorithm.rawValue)-\(digest.hex)"
-            try FileSystem.durableRename(files[digest]!.path, target)
+            let target = try await registry.blobs.quarantine(digest)
             try await registry.metadata.deleteBlobRows(digest)
             report.repaired.append("quarantined \(digest) as \(target)")
         }
@@ -93,35 +90,21 @@ package struct StoreChecker: Sendable {
         }
         let cutoff = Registry.cutoff(grace)
         for digest in orphans where files[digest]!.modified < cutoff {
-            if try await reclaimOrphan(digest, path: files[digest]!.path) {
+            let reclaimed = try await registry.blobs.reclaim(digest) {
+                try await !registry.metadata.knownBlobs(among: [digest]).isEmpty
+            }
+            if reclaimed {
                 report.repaired.append("deleted orphan file \(files[digest]!.path)")
             }
         }
         return report
     }
 
-    /// Deletes an orphan blob file unless a row names it by now. fsck is another process than the server, whose commit
-    /// gate it cannot take: the file is moved aside first, and put back if a push committed the blob meanwhile.
-    private func reclaimOrphan(_ digest: Digest, path: String) async throws -> Bool {
-        let aside = registry.blobs.uploadPath("orphan-\(digest.hex)")
-        guard (try? FileSystem.durableRename(path, aside)) != nil else { return false }
-        if try await registry.metadata.knownBlobs(among: [digest]).isEmpty {
-            FileSystem.remove(aside)
-            return true
-        }
-        try FileSystem.durableRename(aside, path)
-        return false
-    }
-
     private func checkUploads(_ report: inout StoreCheckReport, now: Double) async throws {
-        let directory = registry.blobs.root + "/uploads"
         let sessions = try await registry.metadata.allUploadIDs()
-        for name in FileSystem.list(directory).sorted() {
-            let path = "\(directory)/\(name)"
-            guard let modified = FileSystem.modificationTime(path) else { continue }
-            let file = StoreCheckReport.Leftover(path: path, age: now - modified, size: FileSystem.size(path) ?? 0)
-            report.uploadFiles.append(file)
-            if !sessions.contains(String(name.prefix { $0 != "." })) { report.abandonedUploads.insert(path) }
+        for (id, stored) in try await registry.sessions.storedUploads().sorted(by: { $0.object.path < $1.object.path }) {
+            report.uploadFiles.append(Self.leftover(stored, now: now))
+            if !sessions.contains(id) { report.abandonedUploads.insert(stored.path) }
         }
     }
 

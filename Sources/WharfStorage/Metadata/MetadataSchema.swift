@@ -192,6 +192,15 @@ enum MetadataSchema {
                     CREATE INDEX charts_manifest ON charts(repository_id, manifest_digest);
                     """)
         }
+        migrator.registerMigration("v10: upload sessions on object storage") { db in
+            // An S3 session's state (size, running hash, parts) lives in its row, so that any instance carries it
+            // on; `claimed_until` is the lease of the request writing to it, whichever instance that is.
+            try db.execute(
+                sql: """
+                    ALTER TABLE uploads ADD COLUMN state TEXT;
+                    ALTER TABLE uploads ADD COLUMN claimed_until REAL;
+                    """)
+        }
         return migrator
     }
 }

@@ -13,15 +13,31 @@ package struct StorageConfiguration: Sendable {
     package var maxBlobBytes: Int64?
     /// Where master keys come from; nil to write files in plain text.
     package var encryption: EncryptionSettings?
+    /// Blobs and upload sessions in an S3 bucket; nil to keep them in the data directory.
+    package var objectStorage: ObjectStorageSettings?
 
     package init(
         dataDirectory: String, maxManifestBytes: Int = 4 << 20, maxBlobBytes: Int64? = nil,
-        encryption: EncryptionSettings? = nil
+        encryption: EncryptionSettings? = nil, objectStorage: ObjectStorageSettings? = nil
     ) {
         self.dataDirectory = dataDirectory
         self.maxManifestBytes = maxManifestBytes
         self.maxBlobBytes = maxBlobBytes
         self.encryption = encryption
+        self.objectStorage = objectStorage
+    }
+}
+
+package struct ObjectStorageSettings: Sendable {
+    package var endpoint: S3Endpoint
+    package var credentials: S3Credentials
+    /// Put before every key, such as `registry/`.
+    package var prefix: String
+
+    package init(endpoint: S3Endpoint, credentials: S3Credentials, prefix: String) {
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.prefix = prefix
     }
 }
 
@@ -42,8 +58,12 @@ package struct EncryptionSettings: Sendable {
 /// safely: content is durable before any metadata names it.
 package final class Registry: Sendable {
     package let configuration: StorageConfiguration
-    package let blobs: FileBlobStore
+    package let blobs: any BlobStore
+    /// The blob store when it is the data directory's files: key rotation and repairs work on files. nil on S3.
+    package let files: FileBlobStore?
+    let sessions: any UploadStore
     package let metadata: MetadataStore
+    /// The running state of file upload sessions.
     let uploads = UploadSessions()
     let manifestCache: ManifestCache
     let gate = CommitGate()
@@ -70,8 +90,38 @@ package final class Registry: Sendable {
                 recorded: try metadata.masterKeyIDs(), logger: logger)
             try metadata.recordMasterKey(encryption!.active.id)
         }
-        blobs = try FileBlobStore(root: configuration.dataDirectory, encryption: encryption)
+        if let settings = configuration.objectStorage {
+            let store = S3BlobStore(
+                s3: try S3Client(endpoint: settings.endpoint, credentials: settings.credentials), prefix: settings.prefix,
+                encryption: encryption)
+            blobs = store
+            files = nil
+            sessions = S3Uploads(store: store, metadata: metadata, gate: gate, maxBlobBytes: configuration.maxBlobBytes)
+        } else {
+            let store = try FileBlobStore(root: configuration.dataDirectory, encryption: encryption)
+            blobs = store
+            files = store
+            sessions = FileUploads(
+                files: store, metadata: metadata, sessions: uploads, gate: gate, maxBlobBytes: configuration.maxBlobBytes)
+        }
         manifestCache = ManifestCache(capacityBytes: 64 << 20)
+    }
+
+    /// Checks that the blob store can be reached: for S3, that the bucket answers (made when missing, as RGW and MinIO
+    /// allow), so that a wrong endpoint, bucket or key stops the server at start with S3's own words.
+    package func prepareStorage() async throws {
+        guard let store = blobs as? S3BlobStore else { return }
+        do {
+            try await store.s3.ensureBucket()
+        } catch {
+            throw RegistryError.internalError(
+                "S3 bucket \(store.s3.endpoint.bucket) at \(store.s3.endpoint.url) cannot be used: \(error)")
+        }
+    }
+
+    /// Releases the blob store's connections (the S3 client's), once nothing uses the registry any more.
+    package func close() async throws {
+        try await (blobs as? S3BlobStore)?.s3.shutdown()
     }
 
     /// Sets which replication tasks each change queues, in the change's own transaction.

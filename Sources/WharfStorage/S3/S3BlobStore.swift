@@ -49,16 +49,24 @@ package struct S3BlobStore: BlobStore {
 
     package func delete(_ digest: Digest) async throws { try await s3.delete(key(of: digest)) }
 
-    /// Aborts the multipart uploads under `<prefix>uploads/` begun before `cutoff` (seconds since 1970): what a
-    /// crashed upload left behind, whose parts S3 would otherwise keep, and bill, for ever. Answers how many.
-    package func abortUploads(startedBefore cutoff: Double) async throws -> Int {
-        var aborted = 0
-        for upload in try await s3.multipartUploads(prefix: prefix + "uploads/") {
-            guard let started = S3Client.seconds(upload.initiated), started < cutoff else { continue }
-            try await s3.abortMultipart(upload.key, upload: upload.upload)
-            aborted += 1
+    package func quarantine(_ digest: Digest) async throws -> String {
+        let target = "\(prefix)quarantine/\(digest.algorithm.rawValue)-\(digest.hex)"
+        try await s3.copy(key(of: digest), to: target)
+        try await s3.delete(key(of: digest))
+        return target
+    }
+
+    package func reclaim(_ digest: Digest, unless isKnown: () async throws -> Bool) async throws -> Bool {
+        let aside = "\(prefix)uploads/orphan-\(digest.hex)"
+        guard (try? await s3.copy(key(of: digest), to: aside)) != nil else { return false }
+        try await s3.delete(key(of: digest))
+        if try await isKnown() {
+            try await s3.copy(aside, to: key(of: digest))
+            try await s3.delete(aside)
+            return false
         }
-        return aborted
+        try await s3.delete(aside)
+        return true
     }
 
     package func listBlobs() async throws -> (blobs: [Digest: StoredBlob], junk: [String]) {

@@ -77,11 +77,30 @@ package final class S3Client: Sendable {
         }
     }
 
+    /// Makes sure the bucket exists: a listing of one key, and the bucket made when S3 says there is none.
+    package func ensureBucket() async throws {
+        do {
+            _ = try await list(prefix: "", limit: 1)
+        } catch let error as S3Error where error.code == "NoSuchBucket" {
+            try await createBucket()
+        }
+    }
+
     /// Streams `length` bytes of `body` into the object `key` (unsigned payload, with its length).
     package func put(_ key: String, body: HTTPClientRequest.Body, length: Int64) async throws {
         let response = try await send(
             "PUT", key: key, operation: "PutObject", headers: [("Content-Length", String(length))], body: body)
         _ = try await response.body.collect(upTo: 1 << 16)
+    }
+
+    /// Writes a buffer held in memory as the object `key`.
+    package func put(_ key: String, buffer: ByteBuffer) async throws {
+        try await put(key, body: .bytes(buffer), length: Int64(buffer.readableBytes))
+    }
+
+    /// A small object whole, at most `limit` bytes of it.
+    package func object(_ key: String, upTo limit: Int) async throws -> ByteBuffer {
+        try await get(key).body.collect(upTo: limit)
     }
 
     /// The object, or the bytes `range` (inclusive) of it; the body streams. Throws `NoSuchKey` when it is absent.
@@ -158,6 +177,10 @@ package final class S3Client: Sendable {
             throw S3Error(operation: "UploadPart", status: 200, code: "NoETag", message: "part \(number)")
         }
         return etag
+    }
+
+    package func uploadPart(_ key: String, upload: String, number: Int, buffer: ByteBuffer) async throws -> String {
+        try await uploadPart(key, upload: upload, number: number, body: .bytes(buffer), length: Int64(buffer.readableBytes))
     }
 
     /// Joins the parts, in order, into the object.
