@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the build and the test suite need: libcrypt-dev (bcrypt, which the build links), the container
+# Installs what the build and the test suite need: libcrypt-dev and libssl-dev (bcrypt, and the resumable SHA-256 of
+# S3 uploads, which the build links), the container
 # clients, htpasswd, docker-registry (Distribution 2.8.2, a real non-Wharf remote for replication) and Ceph RGW
 # (ceph-mon, ceph-osd, radosgw: a real S3 server, see scripts/s3-server.sh) from Debian;
 # oras, PyJWT (which forges tokens for the negative tests) and schemathesis from PyPI; and helm 3.8.1 and helm 4,
@@ -7,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(skopeo podman buildah umoci curl unzip apache2-utils libcrypt-dev docker-registry ceph-mon ceph-osd radosgw)
+packages=(skopeo podman buildah umoci curl unzip apache2-utils libcrypt-dev libssl-dev docker-registry ceph-mon ceph-osd radosgw)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -17,8 +18,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import oras, pytest, jwt, cryptography, yaml' 2>/dev/null \
-  || python3 -m pip install -q --disable-pip-version-check oras pytest 'pyjwt[crypto]' pyyaml
+python3 -c 'import oras, pytest, jwt, cryptography, yaml, boto3' 2>/dev/null \
+  || python3 -m pip install -q --disable-pip-version-check oras pytest 'pyjwt[crypto]' pyyaml boto3
 python3 -c 'import schemathesis; assert schemathesis.__version__ == "4.32.5"' 2>/dev/null \
   || python3 -m pip install -q --disable-pip-version-check 'schemathesis==4.32.5'
 

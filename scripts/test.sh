@@ -24,3 +24,8 @@ timeout 1200 swift test --skip-build  # a deadlock fails the run instead of hang
 
 echo "== end-to-end tests"
 WHARF_BIN="$(swift build --show-bin-path)/wharf" python3 -m pytest -q -p no:cacheprovider Tests/E2E
+
+echo "== end-to-end client tests on the S3 blob store"
+WHARF_E2E_STORAGE=s3 WHARF_BIN="$(swift build --show-bin-path)/wharf" python3 -m pytest -q -p no:cacheprovider \
+  Tests/E2E/test_skopeo.py Tests/E2E/test_podman_buildah.py Tests/E2E/test_oras.py Tests/E2E/test_helm.py \
+  Tests/E2E/test_helm_repo.py Tests/E2E/test_faults.py

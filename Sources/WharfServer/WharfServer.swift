@@ -79,7 +79,18 @@ public enum WharfServer {
     {
         try configuration.validate()
         let registry = try openStore(configuration, logger: logger)
-        try await registry.prepareStorage()
+        do {
+            try await registry.prepareStorage()
+            return try await build(configuration, registry: registry, logger: logger)
+        } catch {
+            try? await registry.close()
+            throw error
+        }
+    }
+
+    private static func build(_ configuration: WharfConfiguration, registry: Registry, logger: Logger) async throws
+        -> (applications: [Application<WharfResponder>], services: [any Service], underneath: [any Service])
+    {
         let metrics = RegistryMetrics()
         var audit: RequestAudit?
         if configuration.audit.enabled {

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -91,8 +92,49 @@ class Server(WharfProcess):
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("wharf") / "data")
+def s3_endpoint(tmp_path_factory):
+    """The URL of the run's S3 server (Ceph RGW): `WHARF_TEST_S3`, which scripts/test.sh starts, else one started
+    here for the session."""
+    if os.environ.get("WHARF_TEST_S3"):
+        yield os.environ["WHARF_TEST_S3"]
+        return
+    directory = tmp_path_factory.mktemp("s3")
+    script = str(ROOT / "scripts" / "s3-server.sh")
+    yield run(script, "start", directory).stdout.strip()
+    run(script, "stop", directory)
+
+
+S3_ACCESS_KEY = os.environ.get("S3_ACCESS_KEY", "WHARFTESTACCESS")
+S3_SECRET_KEY = os.environ.get("S3_SECRET_KEY", "wharf-test-secret-key-0123456789")
+
+
+def s3_env(endpoint: str, bucket: str) -> dict:
+    """The environment that puts a server's blobs in `bucket` (made at start when missing), under `registry/`."""
+    return {"WHARF_STORAGE_DRIVER": "s3", "WHARF_S3_ENDPOINT": endpoint, "WHARF_S3_BUCKET": bucket,
+            "WHARF_S3_PREFIX": "registry/", "WHARF_S3_ACCESS_KEY": S3_ACCESS_KEY, "WHARF_S3_SECRET_KEY": S3_SECRET_KEY}
+
+
+def new_bucket_name() -> str:
+    return f"e2e-{uuid.uuid4().hex[:16]}"
+
+
+def bucket(endpoint: str):
+    """A boto3 client of the S3 server, path-style as RGW wants, for looking into a bucket behind Wharf's back."""
+    import boto3
+    from botocore.config import Config
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=S3_ACCESS_KEY,
+                        aws_secret_access_key=S3_SECRET_KEY, region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"}))
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory, request):
+    """The session's server. With `WHARF_E2E_STORAGE=s3` its blobs live in a bucket of the run's S3 server, so that
+    the same client tests prove the S3 blob store (scripts/test.sh runs a set of them that way too)."""
+    env = None
+    if os.environ.get("WHARF_E2E_STORAGE") == "s3":
+        env = s3_env(request.getfixturevalue("s3_endpoint"), new_bucket_name())
+    server = Server(tmp_path_factory.mktemp("wharf") / "data", extra_env=env)
     yield server
     server.stop()
 

@@ -28,6 +28,11 @@ package struct StorageConfiguration: Sendable {
     }
 }
 
+/// A blob store that cannot be reached at start, in words for the operator.
+package struct StorageUnavailable: Error, CustomStringConvertible {
+    package let description: String
+}
+
 package struct ObjectStorageSettings: Sendable {
     package var endpoint: S3Endpoint
     package var credentials: S3Credentials
@@ -114,8 +119,8 @@ package final class Registry: Sendable {
         do {
             try await store.s3.ensureBucket()
         } catch {
-            throw RegistryError.internalError(
-                "S3 bucket \(store.s3.endpoint.bucket) at \(store.s3.endpoint.url) cannot be used: \(error)")
+            throw StorageUnavailable(
+                description: "S3 bucket \(store.s3.endpoint.bucket) at \(store.s3.endpoint.url) cannot be used: \(error)")
         }
     }
 
