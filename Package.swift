@@ -247,6 +247,7 @@ let package = Package(
                 "WharfAuth",
                 "WharfServer",
                 "WharfCore",
+                "WharfStorage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),

@@ -5,6 +5,7 @@ import NIOCore
 import Testing
 import WharfAuth
 import WharfCore
+import WharfStorage
 
 @testable import WharfServer
 
@@ -139,6 +140,43 @@ import WharfCore
         #expect(throws: WharfConfiguration.Invalid.self) { try configuration.apply(environment: ["WHARF_LOG_LEVEL": "loud"]) }
         #expect(throws: WharfConfiguration.Invalid.self) { try configuration.apply(environment: ["WHARF_LISTEN": "nope"]) }
         #expect(try WharfConfiguration.hostAndPort("[::1]:5000") == ("::1", 5000))
+    }
+
+    @Test func storageConfiguration() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-\(UUID()).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try """
+        storage:
+          driver: s3
+          s3: { endpoint: "https://rgw.example:7480", bucket: wharf, prefix: registry/, pathStyle: false, caFile: /ca.pem }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        var configuration = WharfConfiguration()
+        // The keys are missing: refused, with what to set.
+        #expect(throws: WharfConfiguration.Invalid.self) { try configuration.apply(yamlFile: file) }
+        try configuration.apply(environment: ["AWS_ACCESS_KEY_ID": "AKID", "WHARF_S3_SECRET_KEY": "secret"])
+        let settings = try #require(configuration.storage.objectStorage)
+        #expect(
+            settings.endpoint
+                == .init(
+                    url: "https://rgw.example:7480", bucket: "wharf", region: "us-east-1",
+                    pathStyle: false, caFile: "/ca.pem"))
+        #expect(settings.credentials == .init(accessKey: "AKID", secretKey: "secret") && settings.prefix == "registry/")
+        for bad in [
+            ["WHARF_STORAGE_DRIVER": "nfs"], ["WHARF_S3_PREFIX": "/abs/"], ["WHARF_S3_PREFIX": "no-slash"],
+            ["WHARF_S3_BUCKET": ""], ["WHARF_S3_ENDPOINT": "rgw:7480"], ["WHARF_S3_PATH_STYLE": "sometimes"],
+        ] {
+            var copy = configuration
+            #expect(throws: WharfConfiguration.Invalid.self, "\(bad)") { try copy.apply(environment: bad) }
+        }
+        try configuration.apply(environment: ["WHARF_STORAGE_DRIVER": "filesystem"])
+        #expect(configuration.storage.objectStorage == nil)
+        // No endpoint: AWS's, in the region.
+        var aws = WharfConfiguration()
+        try aws.apply(environment: [
+            "WHARF_STORAGE_DRIVER": "s3", "WHARF_S3_BUCKET": "b", "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "a",
+            "AWS_SECRET_ACCESS_KEY": "s",
+        ])
+        #expect(aws.storage.objectStorage?.endpoint.url == "https://s3.eu-west-1.amazonaws.com")
     }
 
     @Test func auditConfiguration() throws {
