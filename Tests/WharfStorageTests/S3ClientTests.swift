@@ -75,6 +75,21 @@ import Testing
         }
     }
 
+    /// What S3 copies past 5 GiB, a multipart upload of ranges, shown with small parts.
+    @Test func aLargeCopyGoesByRanges() async throws {
+        try await withBucket { s3 in
+            let data = Self.bytes((11 << 20) + 3, seed: 5)
+            try await s3.put("big", buffer: ByteBuffer(bytes: data))
+            try await s3.copy("big", to: "by-ranges", size: Int64(data.count), singleLimit: 0, partSize: 5 << 20)
+            #expect(try await Self.collect(s3.get("by-ranges")) == data)
+            #expect(try await s3.multipartUploads(prefix: "").isEmpty)
+            await #expect(throws: S3Error.self) {
+                try await s3.copy("missing", to: "nowhere", size: 6 << 20, singleLimit: 0, partSize: 5 << 20)
+            }
+            #expect(try await s3.multipartUploads(prefix: "").isEmpty)
+        }
+    }
+
     @Test func listingsPage() async throws {
         try await withBucket { s3 in
             for i in 0..<5 { try await s3.put("list/\(i)", body: Self.stream([UInt8(i)]), length: 1) }

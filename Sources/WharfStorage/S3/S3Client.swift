@@ -126,13 +126,50 @@ package final class S3Client: Sendable {
     /// Copies an object within the bucket, on the server.
     package func copy(_ source: String, to key: String) async throws {
         let response = try await send(
-            "PUT", key: key, operation: "CopyObject",
-            headers: [("x-amz-copy-source", S3Signer.encodePath("/\(endpoint.bucket)/\(source)"))])
-        // A copy can fail after its 200: the error is then in the body.
-        let body = try await response.body.collect(upTo: 1 << 20)
-        if let code = S3XML.values(of: "Code", in: String(buffer: body)).first {
-            throw S3Error(operation: "CopyObject", status: 200, code: code, message: "")
+            "PUT", key: key, operation: "CopyObject", headers: [("x-amz-copy-source", copySource(source))])
+        _ = try await Self.answer(response, operation: "CopyObject")
+    }
+
+    /// S3 copies at most 5 GiB in one request.
+    package static let largestSingleCopy: Int64 = 5 << 30
+
+    /// Copies an object of `size` bytes on the server: in one request up to `singleLimit`, else as a multipart upload
+    /// of `partSize` ranges (5 MiB to 5 GiB each).
+    package func copy(
+        _ source: String, to key: String, size: Int64, singleLimit: Int64 = largestSingleCopy, partSize: Int64 = 1 << 30
+    ) async throws {
+        guard size > singleLimit else { return try await copy(source, to: key) }
+        let upload = try await startMultipart(key)
+        do {
+            var parts = [(number: Int, etag: String)]()
+            for (index, start) in stride(from: Int64(0), to: size, by: Int(partSize)).enumerated() {
+                let end = min(start + partSize, size) - 1
+                let response = try await send(
+                    "PUT", key: key, query: [("partNumber", String(index + 1)), ("uploadId", upload)],
+                    operation: "UploadPartCopy",
+                    headers: [("x-amz-copy-source", copySource(source)), ("x-amz-copy-source-range", "bytes=\(start)-\(end)")])
+                let text = try await Self.answer(response, operation: "UploadPartCopy")
+                guard let etag = S3XML.values(of: "ETag", in: text).first else {
+                    throw S3Error(operation: "UploadPartCopy", status: 200, code: "NoETag", message: "part \(index + 1)")
+                }
+                parts.append((index + 1, etag))
+            }
+            try await completeMultipart(key, upload: upload, parts: parts)
+        } catch {
+            try? await abortMultipart(key, upload: upload)
+            throw error
         }
+    }
+
+    private func copySource(_ key: String) -> String { S3Signer.encodePath("/\(endpoint.bucket)/\(key)") }
+
+    /// The body of a 200 that may still carry an error (copies and completions can fail after their status line).
+    private static func answer(_ response: HTTPClientResponse, operation: String) async throws -> String {
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        if let code = S3XML.values(of: "Code", in: text).first {
+            throw S3Error(operation: operation, status: 200, code: code, message: "")
+        }
+        return text
     }
 
     /// One page (at most `limit`, S3's own limit is 1,000) of the keys under `prefix`, with their sizes and when they
@@ -193,11 +230,7 @@ package final class S3Client: Sendable {
         let response = try await send(
             "POST", key: key, query: [("uploadId", upload)], operation: "CompleteMultipartUpload",
             headers: [("Content-Length", String(bytes.count))], body: .bytes(bytes), payload: bytes)
-        // Like a copy, a completion can fail after its 200.
-        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-        if let code = S3XML.values(of: "Code", in: text).first {
-            throw S3Error(operation: "CompleteMultipartUpload", status: 200, code: code, message: "")
-        }
+        _ = try await Self.answer(response, operation: "CompleteMultipartUpload")
     }
 
     /// Drops an unfinished multipart upload and its parts; one already gone is no error.

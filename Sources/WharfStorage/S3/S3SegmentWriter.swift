@@ -23,6 +23,8 @@ struct S3SegmentWriter: Sendable {
 
     /// Where the session's bytes end, with this request's.
     var end: Int64 { segmentStart + Int64(pending.readableBytes) }
+    /// The size of the stored (assembled) object.
+    var storedSize: Int64 { dataKey == nil ? end : EncryptedLayout.fileSize(plaintext: end) }
     /// Whether the whole blob is the segment in memory, so one PUT writes it.
     var fitsOnePut: Bool { segmentStart == 0 }
 
@@ -103,8 +105,7 @@ struct S3SegmentWriter: Sendable {
         try await s3.completeMultipart(
             key, upload: upload, parts: parts.sorted { $0.number < $1.number }.map { ($0.number, $0.etag) })
         // RGW answers a completion without an ETag: the size is what shows that every part is in.
-        let expected = dataKey == nil ? end : EncryptedLayout.fileSize(plaintext: end)
-        guard try await s3.size(of: key) == expected else {
+        guard try await s3.size(of: key) == storedSize else {
             throw RegistryError.internalError("upload \(id): the assembled object does not have the size of its parts")
         }
     }

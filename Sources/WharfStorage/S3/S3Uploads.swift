@@ -100,7 +100,7 @@ struct S3Uploads: UploadStore {
             try await gate.shared { [writer] in
                 if try await store.size(of: digest) == nil {
                     if let assembled {
-                        try await s3.copy(assembled, to: blobKey)
+                        try await s3.copy(assembled, to: blobKey, size: writer.storedSize)
                     } else {
                         try await writer.assemble(at: blobKey, header: header ?? [])
                     }
