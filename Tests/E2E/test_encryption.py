@@ -132,17 +132,19 @@ def test_keys_rotate_online_under_load(tmp_path):
         stop = threading.Event()
         failures, rounds = [], [0]
 
-        def traffic():
+        # Each worker pulls into a layout of its own: skopeo does not lock an oci: directory against another skopeo.
+        def traffic(worker):
+            n = 0
             while not stop.is_set():
+                n += 1
                 rounds[0] += 1
-                n = rounds[0]
-                for args in (["copy", "--dest-tls-verify=false", f"oci:{layout.path}:v1", f"docker://{server.host}/enc/img:t{n}"],
-                             ["copy", "--src-tls-verify=false", f"docker://{server.host}/enc/img:v1", f"oci:{tmp_path / 'pull'}:t{n}"]):
+                for args in (["copy", "--dest-tls-verify=false", f"oci:{layout.path}:v1", f"docker://{server.host}/enc/img:w{worker}-{n}"],
+                             ["copy", "--src-tls-verify=false", f"docker://{server.host}/enc/img:v1", f"oci:{tmp_path / f'pull-{worker}'}:t{n}"]):
                     result = subprocess.run([require("skopeo"), "--insecure-policy", *args], capture_output=True, text=True)
                     if result.returncode != 0:
                         failures.append(result.stderr)
 
-        workers = [threading.Thread(target=traffic) for _ in range(2)]
+        workers = [threading.Thread(target=traffic, args=(worker,)) for worker in range(2)]
         for worker in workers:
             worker.start()
         time.sleep(0.5)
@@ -168,7 +170,7 @@ def test_keys_rotate_online_under_load(tmp_path):
     try:
         for digest in blobs:
             assert sha256(http(server, "GET", f"/v2/enc/rotate/blobs/{digest}")[2]) == digest
-        skopeo("copy", "--src-tls-verify=false", f"docker://{server.host}/enc/img:t1", f"oci:{tmp_path / 'after'}:t1")
+        skopeo("copy", "--src-tls-verify=false", f"docker://{server.host}/enc/img:w0-1", f"oci:{tmp_path / 'after'}:t1")
     finally:
         server.stop()
     check = subprocess.run([wharf_binary(), "fsck", "--data-dir", str(data)], capture_output=True, text=True)
