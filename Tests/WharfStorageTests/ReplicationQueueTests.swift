@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Synchronization
 import Testing
 import WharfCore
@@ -48,9 +47,9 @@ import WharfCore
 
         // The safety level comes back to FULL on the writer, also after a bookkeeping write that failed.
         await #expect(throws: (any Error).self) {
-            try await store.writeUnsynced { db in try db.execute(sql: "UPDATE no_such_table SET x = 1") }
+            try await store.writeUnsynced { db in try db.execute("UPDATE no_such_table SET x = 1") }
         }
-        let level = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        let level: Int? = try await store.database.write { db in try db.value("PRAGMA synchronous") }
         #expect(level == 2)
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 import NIOCore
 import NIOFoundationCompat
@@ -192,8 +191,8 @@ import WharfCore
                 _ = try await registry.appendUpload(repository, id, start: 0, length: nil, body: Self.body([1, 2, 3]))
             } throws: { ($0 as? RegistryError)?.httpStatus == 409 }
             // That instance was killed: its claim runs out, and the session goes on.
-            try await registry.metadata.pool.write { db in
-                try db.execute(sql: "UPDATE uploads SET claimed_until = 0 WHERE id = ?", arguments: [id])
+            try await registry.metadata.database.write { db in
+                try db.execute("UPDATE uploads SET claimed_until = 0 WHERE id = ?", [id])
             }
             #expect(try await registry.appendUpload(repository, id, start: 0, length: nil, body: Self.body([1, 2, 3])) == 3)
             await #expect(throws: RegistryError.self) {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WharfCore
 
 /// The replication task queue in the metadata store. A change records its tasks in the outbox, inside its own
@@ -10,15 +9,14 @@ import WharfCore
 extension MetadataStore {
     /// Records `tasks` in the outbox, in the current transaction (the change's). One row per rule and reference: a
     /// copy resolves its tag when it runs, so one copy catches up with any number of pushes.
-    func queue(_ tasks: [ReplicationTask.New], _ db: Database, sourceTime: Double) throws {
+    func queue(_ tasks: [ReplicationTask.New], _ db: any SQLSession, sourceTime: Double) throws {
         for task in tasks {
             try db.execute(
-                sql: """
-                    INSERT INTO replication_outbox(rule, kind, repository, reference, digest, source_time)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(rule, kind, repository, reference) DO UPDATE SET digest = excluded.digest
-                    """,
-                arguments: [task.rule, task.kind.rawValue, task.repository, task.reference, task.digest, sourceTime])
+                """
+                INSERT INTO replication_outbox(rule, kind, repository, reference, digest, source_time)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(rule, kind, repository, reference) DO UPDATE SET digest = excluded.digest
+                """, [task.rule, task.kind.rawValue, task.repository, task.reference, task.digest, sourceTime])
         }
     }
 
@@ -26,7 +24,7 @@ extension MetadataStore {
     package func queueReplication(_ tasks: [ReplicationTask.New], sourceTime: Double? = nil) async throws {
         guard !tasks.isEmpty else { return }
         let now = Self.now
-        try await pool.write { db in
+        try await database.write { db in
             try self.queue(tasks, db, sourceTime: sourceTime ?? now)
             try self.moveOutbox(db)
         }
@@ -34,7 +32,7 @@ extension MetadataStore {
 
     /// Whether changes have recorded tasks that are not in the queue yet.
     package func hasReplicationOutbox() async throws -> Bool {
-        try await pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM replication_outbox)") ?? false }
+        try await database.read { db in try db.value("SELECT EXISTS (SELECT 1 FROM replication_outbox)") ?? false }
     }
 
     /// Moves the outbox's tasks into the queue (where one is queued for the same reference already, it stays one).
@@ -42,31 +40,30 @@ extension MetadataStore {
         try await writeUnsynced { db in try self.moveOutbox(db) }
     }
 
-    private func moveOutbox(_ db: Database) throws {
+    private func moveOutbox(_ db: any SQLSession) throws {
         try db.execute(
-            sql: """
-                INSERT INTO replication_tasks(rule, kind, repository, reference, digest, state, not_before, source_time,
-                    created_at, updated_at)
-                SELECT rule, kind, repository, reference, digest, 'queued', source_time, source_time, source_time,
-                    source_time FROM replication_outbox WHERE true
-                ON CONFLICT(rule, kind, repository, reference) WHERE state = 'queued' DO UPDATE SET digest = excluded.digest;
-                DELETE FROM replication_outbox;
-                """)
+            """
+            INSERT INTO replication_tasks(rule, kind, repository, reference, digest, state, not_before, source_time,
+                created_at, updated_at)
+            SELECT rule, kind, repository, reference, digest, 'queued', source_time, source_time, source_time,
+                source_time FROM replication_outbox WHERE true
+            ON CONFLICT(rule, kind, repository, reference) WHERE state = 'queued' DO UPDATE SET digest = excluded.digest
+            """)
+        try db.execute("DELETE FROM replication_outbox")
     }
 
     /// Whether any task of `rules` is due: a read, so that idle workers polling for work do not take the write lock.
     package func hasDueReplicationTasks(rules: [String]) async throws -> Bool {
         guard !rules.isEmpty else { return false }
         let now = Self.now
-        return try await pool.read { db in
+        return try await database.read { db in
             for rule in rules {
                 // Along the index, one rule at a time: the backlog of a rule left out is never walked.
-                if try Bool.fetchOne(
-                    db,
-                    sql: """
-                        SELECT EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'queued' AND rule = ? AND not_before <= ?)
-                            OR EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'running' AND lease_until < ? AND rule = ?)
-                        """, arguments: [rule, now, now, rule]) == true
+                if try db.value(
+                    """
+                    SELECT EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'queued' AND rule = ? AND not_before <= ?)
+                        OR EXISTS (SELECT 1 FROM replication_tasks WHERE state = 'running' AND lease_until < ? AND rule = ?)
+                    """, [rule, now, now, rule]) == true
                 {
                     return true
                 }
@@ -83,28 +80,25 @@ extension MetadataStore {
         return try await writeUnsynced { db in
             var due = [(id: Int64, at: Double)]()
             for rule in rules {
-                for row in try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT id, not_before FROM replication_tasks WHERE state = 'queued' AND rule = ? AND not_before <= ?
-                            ORDER BY not_before LIMIT ?
-                        """, arguments: [rule, now, limit])
+                for row in try db.rows(
+                    """
+                    SELECT id, not_before FROM replication_tasks WHERE state = 'queued' AND rule = ? AND not_before <= ?
+                        ORDER BY not_before LIMIT ?
+                    """, [rule, now, limit])
                 { due.append((row[0], row[1])) }
-                for row in try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT id, lease_until FROM replication_tasks WHERE state = 'running' AND lease_until < ? AND rule = ?
-                            ORDER BY lease_until LIMIT ?
-                        """, arguments: [now, rule, limit])
+                for row in try db.rows(
+                    """
+                    SELECT id, lease_until FROM replication_tasks WHERE state = 'running' AND lease_until < ? AND rule = ?
+                        ORDER BY lease_until LIMIT ?
+                    """, [now, rule, limit])
                 { due.append((row[0], row[1])) }
             }
             let ids = due.sorted { $0.at < $1.at }.prefix(limit).map(\.id)
             guard !ids.isEmpty else { return [] }
-            let rows = try Row.fetchAll(
-                db,
-                sql: "UPDATE replication_tasks SET state = 'running', lease_until = ?, updated_at = ? WHERE id IN "
-                    + "(\(databaseQuestionMarks(count: ids.count))) RETURNING *",
-                arguments: StatementArguments([now + lease, now] + ids))
+            let list = sqlList(ids)
+            let rows = try db.rows(
+                "UPDATE replication_tasks SET state = 'running', lease_until = ?, updated_at = ? WHERE id IN \(list.marks) "
+                    + "RETURNING *", [now + lease, now] + list.arguments)
             return try rows.map(Self.task).sorted { $0.id < $1.id }
         }
     }
@@ -114,11 +108,11 @@ extension MetadataStore {
         let now = Self.now
         try await writeUnsynced { db in
             try self.moveOutbox(db)
+            let kept = rules.isEmpty ? nil : sqlList(rules.sorted())
             try db.execute(
-                sql: "UPDATE replication_tasks SET state = 'failed', lease_until = NULL, updated_at = ?, "
-                    + "error = 'the rule no longer exists' WHERE state IN ('queued', 'running') AND rule NOT IN "
-                    + "(\(databaseQuestionMarks(count: rules.count)))",
-                arguments: StatementArguments([now] + rules.sorted()))
+                "UPDATE replication_tasks SET state = 'failed', lease_until = NULL, updated_at = ?, "
+                    + "error = 'the rule no longer exists' WHERE state IN ('queued', 'running')"
+                    + (kept.map { " AND rule NOT IN \($0.marks)" } ?? ""), [now] + (kept?.arguments ?? []))
         }
     }
 
@@ -128,24 +122,24 @@ extension MetadataStore {
         guard !ids.isEmpty else { return }
         try await writeUnsynced { db in
             try self.dropSuperseded(ids, db)
+            let list = sqlList(ids)
             try db.execute(
-                sql: "UPDATE replication_tasks SET state = 'queued', lease_until = NULL WHERE state = 'running' AND id IN "
-                    + "(\(databaseQuestionMarks(count: ids.count)))",
-                arguments: StatementArguments(ids))
+                "UPDATE replication_tasks SET state = 'queued', lease_until = NULL WHERE state = 'running' AND id IN "
+                    + list.marks, list.arguments)
         }
     }
 
     /// Deletes those of `ids` that a newer task for the same rule and reference is queued behind (the unique index
     /// allows one queued task per reference, and that one copies what there is); returns whether any was.
     @discardableResult
-    private func dropSuperseded(_ ids: [Int64], _ db: Database) throws -> Bool {
-        try db.execute(
-            sql: """
-                DELETE FROM replication_tasks AS t WHERE t.id IN (\(databaseQuestionMarks(count: ids.count))) AND EXISTS (
-                    SELECT 1 FROM replication_tasks q WHERE q.state = 'queued' AND q.rule = t.rule AND q.kind = t.kind
-                    AND q.repository = t.repository AND q.reference = t.reference)
-                """, arguments: StatementArguments(ids))
-        return db.changesCount > 0
+    private func dropSuperseded(_ ids: [Int64], _ db: any SQLSession) throws -> Bool {
+        let list = sqlList(ids)
+        return try db.execute(
+            """
+            DELETE FROM replication_tasks AS t WHERE t.id IN \(list.marks) AND EXISTS (
+                SELECT 1 FROM replication_tasks q WHERE q.state = 'queued' AND q.rule = t.rule AND q.kind = t.kind
+                AND q.repository = t.repository AND q.reference = t.reference)
+            """, list.arguments) > 0
     }
 
     /// Extends the lease of tasks still being worked on.
@@ -153,10 +147,10 @@ extension MetadataStore {
         guard !ids.isEmpty else { return }
         let until = Self.now + lease
         try await writeUnsynced { db in
+            let list = sqlList(ids)
             try db.execute(
-                sql: "UPDATE replication_tasks SET lease_until = ? WHERE state = 'running' AND id IN "
-                    + "(\(databaseQuestionMarks(count: ids.count)))",
-                arguments: StatementArguments([until] + ids))
+                "UPDATE replication_tasks SET lease_until = ? WHERE state = 'running' AND id IN \(list.marks)",
+                [until] + list.arguments)
         }
     }
 
@@ -179,10 +173,10 @@ extension MetadataStore {
         try await writeUnsynced { db in
             for task in tasks {
                 try db.execute(
-                    sql: """
-                        UPDATE replication_tasks SET state = 'done', lease_until = NULL, error = NULL, resume = NULL,
-                            bytes = bytes + ?, updated_at = ? WHERE id = ?
-                        """, arguments: [task.bytes, task.at, task.id])
+                    """
+                    UPDATE replication_tasks SET state = 'done', lease_until = NULL, error = NULL, resume = NULL,
+                        bytes = bytes + ?, updated_at = ? WHERE id = ?
+                    """, [task.bytes, task.at, task.id])
             }
         }
     }
@@ -195,11 +189,10 @@ extension MetadataStore {
         try await writeUnsynced { db in
             if delay != nil, try self.dropSuperseded([id], db) { return }
             try db.execute(
-                sql: """
-                    UPDATE replication_tasks SET state = ?, attempts = attempts + 1, not_before = ?, lease_until = NULL,
-                        error = ?, bytes = bytes + ?, updated_at = ? WHERE id = ?
-                    """,
-                arguments: [delay == nil ? "failed" : "queued", now + (delay ?? 0), String(error.prefix(1000)), bytes, now, id])
+                """
+                UPDATE replication_tasks SET state = ?, attempts = attempts + 1, not_before = ?, lease_until = NULL,
+                    error = ?, bytes = bytes + ?, updated_at = ? WHERE id = ?
+                """, [delay == nil ? "failed" : "queued", now + (delay ?? 0), String(error.prefix(1000)), bytes, now, id])
         }
     }
 
@@ -207,7 +200,7 @@ extension MetadataStore {
     package func saveReplicationProgress(_ id: Int64, _ progress: BlobCopyProgress?) async throws {
         let json = try progress.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try await writeUnsynced { db in
-            try db.execute(sql: "UPDATE replication_tasks SET resume = ? WHERE id = ?", arguments: [json, id])
+            try db.execute("UPDATE replication_tasks SET resume = ? WHERE id = ?", [json, id])
         }
     }
 
@@ -215,21 +208,20 @@ extension MetadataStore {
     package func replicationTasks(rule: String?, state: ReplicationTask.State?, before: Int64?, limit: Int)
         async throws -> [ReplicationTask]
     {
-        try await pool.read { db in
+        try await database.read { db in
             var conditions = ["id < ?"]
-            var arguments: StatementArguments = [before ?? .max]
+            var arguments: SQLArguments = [before ?? .max]
             if let rule {
                 conditions.append("rule = ?")
-                arguments += [rule]
+                arguments.append(rule)
             }
             if let state {
                 conditions.append("state = ?")
-                arguments += [state.rawValue]
+                arguments.append(state.rawValue)
             }
-            return try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM replication_tasks WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?",
-                arguments: arguments + [limit]
+            return try db.rows(
+                "SELECT * FROM replication_tasks WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?",
+                arguments + [limit]
             ).map(Self.task)
         }
     }
@@ -237,34 +229,28 @@ extension MetadataStore {
     /// Per rule: how many tasks are in each state, the bytes copied, the newest success, and the lag (commit on the
     /// source to the copy's end, seconds) of the tasks done since `since`.
     package func replicationSummary(since: Double) async throws -> [String: ReplicationSummary] {
-        try await pool.read { db in
+        try await database.read { db in
             var summaries = [String: ReplicationSummary]()
-            for row in try Row.fetchAll(
-                db, sql: "SELECT rule, state, count(*), coalesce(sum(bytes), 0) FROM replication_tasks GROUP BY rule, state")
-            {
+            for row in try db.rows(
+                "SELECT rule, state, count(*), CAST(coalesce(sum(bytes), 0) AS BIGINT) FROM replication_tasks GROUP BY rule, state"
+            ) {
                 let rule: String = row[0]
                 let state = ReplicationTask.State(rawValue: row[1]) ?? .failed
                 summaries[rule, default: .init()].counts[state] = row[2]
                 summaries[rule, default: .init()].bytes += row[3] as Int64
             }
             // Not moved into the queue yet, but queued all the same.
-            for row in try Row.fetchAll(db, sql: "SELECT rule, count(*) FROM replication_outbox GROUP BY rule") {
+            for row in try db.rows("SELECT rule, count(*) FROM replication_outbox GROUP BY rule") {
                 summaries[row[0] as String, default: .init()].counts[.queued, default: 0] += row[1] as Int
             }
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT rule, max(updated_at) FROM replication_tasks WHERE state = 'done' GROUP BY rule
-                    """)
-            {
+            for row in try db.rows("SELECT rule, max(updated_at) FROM replication_tasks WHERE state = 'done' GROUP BY rule") {
                 summaries[row[0] as String, default: .init()].lastSuccess = row[1]
             }
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT rule, updated_at - source_time FROM replication_tasks
-                    WHERE state = 'done' AND kind = 'copy' AND updated_at >= ? ORDER BY 2
-                    """, arguments: [since])
+            for row in try db.rows(
+                """
+                SELECT rule, updated_at - source_time FROM replication_tasks
+                WHERE state = 'done' AND kind = 'copy' AND updated_at >= ? ORDER BY 2
+                """, [since])
             {
                 summaries[row[0] as String, default: .init()].lags.append(row[1])
             }
@@ -275,15 +261,14 @@ extension MetadataStore {
     /// How many tasks of `rules` are queued, and when the oldest of them was committed on the source.
     package func replicationBacklog(rules: [String]) async throws -> (count: Int, oldest: Double?) {
         guard !rules.isEmpty else { return (0, nil) }
-        return try await pool.read { db in
-            let marks = databaseQuestionMarks(count: rules.count)
-            let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT count(*), min(source_time) FROM (
-                        SELECT source_time FROM replication_tasks WHERE state = 'queued' AND rule IN (\(marks))
-                        UNION ALL SELECT source_time FROM replication_outbox WHERE rule IN (\(marks)))
-                    """, arguments: StatementArguments(rules + rules))
+        return try await database.read { db in
+            let list = sqlList(rules)
+            let row = try db.row(
+                """
+                SELECT count(*), min(source_time) FROM (
+                    SELECT source_time FROM replication_tasks WHERE state = 'queued' AND rule IN \(list.marks)
+                    UNION ALL SELECT source_time FROM replication_outbox WHERE rule IN \(list.marks)) AS queued
+                """, list.arguments + list.arguments)
             return (row?[0] ?? 0, row?[1])
         }
     }
@@ -291,16 +276,16 @@ extension MetadataStore {
     /// Forgets finished tasks older than `cutoff` (seconds since 1970).
     package func pruneReplicationTasks(before cutoff: Double) async throws {
         try await writeUnsynced { db in
-            try db.execute(sql: "DELETE FROM replication_tasks WHERE state = 'done' AND updated_at < ?", arguments: [cutoff])
+            try db.execute("DELETE FROM replication_tasks WHERE state = 'done' AND updated_at < ?", [cutoff])
         }
     }
 
     /// This store's identity (made when the store was created).
     package func instanceID() async throws -> String {
-        try await pool.read { db in try String.fetchOne(db, sql: "SELECT id FROM instance") ?? "" }
+        try await database.read { db in try db.value("SELECT id FROM instance") ?? "" }
     }
 
-    private static func task(_ row: Row) throws -> ReplicationTask {
+    private static func task(_ row: SQLRow) throws -> ReplicationTask {
         let resume: String? = row["resume"]
         return ReplicationTask(
             id: row["id"], rule: row["rule"], kind: ReplicationTask.Kind(rawValue: row["kind"]) ?? .copy,
@@ -333,8 +318,8 @@ package struct StoredReplicationRule: Sendable {
 
 extension MetadataStore {
     package func storedReplicationRules() async throws -> [StoredReplicationRule] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, definition, secret FROM replication_rules ORDER BY created_at, name").map {
+        try await database.read { db in
+            try db.rows("SELECT name, definition, secret FROM replication_rules ORDER BY created_at, name").map {
                 StoredReplicationRule(name: $0[0], definition: $0[1], secret: $0[2])
             }
         }
@@ -343,21 +328,20 @@ extension MetadataStore {
     /// Creates or replaces a rule.
     package func saveReplicationRule(name: String, definition: String, secret: String?) async throws {
         let now = Self.now
-        try await pool.write { db in
+        try await database.write { db in
             try db.execute(
-                sql: """
-                    INSERT INTO replication_rules(name, definition, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, secret = excluded.secret,
-                        updated_at = excluded.updated_at
-                    """, arguments: [name, definition, secret, now, now])
+                """
+                INSERT INTO replication_rules(name, definition, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, secret = excluded.secret,
+                    updated_at = excluded.updated_at
+                """, [name, definition, secret, now, now])
         }
     }
 
     /// False when there was no such rule.
     package func deleteReplicationRule(_ name: String) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(sql: "DELETE FROM replication_rules WHERE name = ?", arguments: [name])
-            return db.changesCount > 0
+        try await database.write { db in
+            try db.execute("DELETE FROM replication_rules WHERE name = ?", [name]) > 0
         }
     }
 }
