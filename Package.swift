@@ -186,10 +186,21 @@ let package = Package(
             dependencies: ["WharfCore"],
             swiftSettings: swiftSettings
         ),
+        // The metadata database of the tests: SQLite, or PostgreSQL (WHARF_TEST_METADATA=postgres).
+        .target(
+            name: "WharfTestSupport",
+            dependencies: [
+                "WharfStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/WharfTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WharfStorageTests",
             dependencies: [
                 "WharfStorage",
+                "WharfTestSupport",
                 "WharfCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -225,6 +236,7 @@ let package = Package(
             name: "WharfP2PTests",
             dependencies: [
                 "WharfP2P",
+                "WharfTestSupport",
                 "WharfCore",
                 "WharfStorage",
                 .product(name: "Logging", package: "swift-log"),
@@ -247,6 +259,7 @@ let package = Package(
             name: "WharfServerTests",
             dependencies: [
                 "WharfAuth",
+                "WharfTestSupport",
                 "WharfServer",
                 "WharfCore",
                 "WharfStorage",

@@ -55,6 +55,23 @@ public enum WharfServer {
         try Registry(configuration: storageConfiguration(configuration), logger: logger)
     }
 
+    /// Creates or upgrades the PostgreSQL metadata schema a configuration names (`wharf migrate`); nil with SQLite,
+    /// whose file the server upgrades itself when it opens it.
+    package static func migrateMetadata(_ configuration: WharfConfiguration, logger: Logger) async throws
+        -> (from: Int, to: Int)?
+    {
+        guard let settings = configuration.metadata.postgres else { return nil }
+        let database = try PostgreSQLDatabase(settings: settings, logger: logger)
+        do {
+            let versions = try PostgreSQLSchema.migrate(database)
+            try await database.close()
+            return versions
+        } catch {
+            try? await database.close()
+            throw error
+        }
+    }
+
     private static func storageConfiguration(_ configuration: WharfConfiguration) -> StorageConfiguration {
         var encryption: EncryptionSettings?
         if configuration.encryptionEnabled {
@@ -70,7 +87,7 @@ public enum WharfServer {
         return StorageConfiguration(
             dataDirectory: configuration.dataDirectory, maxManifestBytes: configuration.maxManifestBytes,
             maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil, encryption: encryption,
-            objectStorage: configuration.storage.objectStorage)
+            objectStorage: configuration.storage.objectStorage, postgres: configuration.metadata.postgres)
     }
 
     /// The servers, the services beside them, and what they stand on (the audit log, the store's connections).

@@ -11,7 +11,7 @@ struct Wharf: AsyncParsableCommand {
         version: WharfVersion.current,
         subcommands: [
             Serve.self, GC.self, Fsck.self, Keys.self, Audit.self, Replication.self, Users.self, Robots.self, Auth.self,
-            Certs.self, AgentCommand.self, P2P.self,
+            Certs.self, AgentCommand.self, P2P.self, Migrate.self,
         ]
     )
 

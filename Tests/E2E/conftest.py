@@ -128,12 +128,44 @@ def bucket(endpoint: str):
 
 
 @pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """The URL of the run's PostgreSQL server: `WHARF_TEST_POSTGRES`, which scripts/test.sh starts, else one started
+    here for the session."""
+    if os.environ.get("WHARF_TEST_POSTGRES"):
+        yield os.environ["WHARF_TEST_POSTGRES"]
+        return
+    directory = tmp_path_factory.mktemp("pg")
+    script = str(ROOT / "scripts" / "pg-server.sh")
+    yield run(script, "start", directory).stdout.strip()
+    run(script, "stop", directory)
+
+
+def postgres_env(url: str, migrate=True) -> dict:
+    """The environment that puts a server's metadata in a new database of the PostgreSQL server at `url`, migrated
+    by `wharf migrate` unless `migrate` is false."""
+    name = f"e2e_{uuid.uuid4().hex[:16]}"
+    psql(url, f"CREATE DATABASE {name}")
+    env = {"WHARF_METADATA_DRIVER": "postgres", "WHARF_POSTGRES_URL": url.rsplit("/", 1)[0] + "/" + name}
+    if migrate:
+        run(wharf_binary(), "migrate", env=dict(os.environ, **env))
+    return env
+
+
+def psql(url: str, sql: str, database="postgres") -> str:
+    """Runs SQL as the server's superuser, in `database`; answers the rows, unaligned."""
+    return run("psql", "-qAt", "-v", "ON_ERROR_STOP=1", "-d", url.rsplit("/", 1)[0] + "/" + database, "-c", sql).stdout
+
+
+@pytest.fixture(scope="session")
 def registry(tmp_path_factory, request):
-    """The session's server. With `WHARF_E2E_STORAGE=s3` its blobs live in a bucket of the run's S3 server, so that
-    the same client tests prove the S3 blob store (scripts/test.sh runs a set of them that way too)."""
-    env = None
+    """The session's server. With `WHARF_E2E_STORAGE=s3` its blobs live in a bucket of the run's S3 server, and with
+    `WHARF_E2E_METADATA=postgres` its metadata in a database of the run's PostgreSQL server, so that the same client
+    tests prove those stores (scripts/test.sh runs a set of them on both)."""
+    env = {}
     if os.environ.get("WHARF_E2E_STORAGE") == "s3":
-        env = s3_env(request.getfixturevalue("s3_endpoint"), new_bucket_name())
+        env |= s3_env(request.getfixturevalue("s3_endpoint"), new_bucket_name())
+    if os.environ.get("WHARF_E2E_METADATA") == "postgres":
+        env |= postgres_env(request.getfixturevalue("postgres_url"))
     server = Server(tmp_path_factory.mktemp("wharf") / "data", extra_env=env)
     yield server
     server.stop()

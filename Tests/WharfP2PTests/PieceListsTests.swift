@@ -4,6 +4,7 @@ import NIOCore
 import Testing
 import WharfCore
 import WharfStorage
+import WharfTestSupport
 
 @testable import WharfP2P
 
@@ -14,7 +15,10 @@ import WharfStorage
 
     @Test func computedOnceFromTheStoreAndForgottenWithTheBlob() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let registry = try Registry(configuration: StorageConfiguration(dataDirectory: directory), logger: Logger(label: "test"))
+        let registry = try Registry(
+            configuration: StorageConfiguration(
+                dataDirectory: directory, postgres: try TestMetadata.database(for: directory)),
+            logger: Logger(label: "test"))
         let repository = try RepositoryName("team/big")
         let blob = (0..<300_000).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 11) }
         let digest = Digest.of(blob)

@@ -6,10 +6,13 @@ import Logging
 import NIOCore
 import Testing
 import WharfCore
+import WharfStorage
+import WharfTestSupport
 
 @testable import WharfServer
 
-/// A registry on a fresh temporary data directory, served on a real loopback socket.
+/// A registry on a fresh temporary data directory (and a fresh database with `TestMetadata` on PostgreSQL), served on
+/// a real loopback socket.
 func withRegistry(
     _ adjust: (inout WharfConfiguration) -> Void = { _ in },
     _ test: @Sendable (any TestClientProtocol, String) async throws -> Void
@@ -19,6 +22,12 @@ func withRegistry(
     var configuration = WharfConfiguration()
     configuration.listen = ["127.0.0.1:0"]
     configuration.dataDirectory = directory
+    if let postgres = try TestMetadata.newDatabase() {
+        configuration.metadata.driver = .postgres
+        (configuration.metadata.host, configuration.metadata.port) = (postgres.host, postgres.port)
+        (configuration.metadata.database, configuration.metadata.user) = (postgres.database, postgres.user)
+        (configuration.metadata.password, configuration.metadata.connections) = (postgres.password, postgres.connections)
+    }
     adjust(&configuration)
     var logger = Logger(label: "wharf-test")
     logger.logLevel = .warning

@@ -4,6 +4,7 @@ import NIOCore
 import NIOFoundationCompat
 import Testing
 import WharfCore
+import WharfTestSupport
 
 @testable import WharfStorage
 
@@ -25,7 +26,8 @@ import WharfCore
             prefix: "registry/")
         let registry = try Registry(
             configuration: StorageConfiguration(
-                dataDirectory: directory, encryption: encrypted ? keys : nil, objectStorage: storage),
+                dataDirectory: directory, encryption: encrypted ? keys : nil, objectStorage: storage,
+                postgres: try TestMetadata.database(for: directory)),
             logger: Logger(label: "test"))
         try await registry.prepareStorage()
         return registry

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import Testing
 import WharfCore
+import WharfTestSupport
 
 @testable import WharfStorage
 
@@ -11,7 +12,10 @@ import WharfCore
 
     @Test func findsAndRepairsCorruptMissingAndOrphanBlobs() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let registry = try Registry(configuration: StorageConfiguration(dataDirectory: directory), logger: Logger(label: "test"))
+        let registry = try Registry(
+            configuration: StorageConfiguration(
+                dataDirectory: directory, postgres: try TestMetadata.database(for: directory)),
+            logger: Logger(label: "test"))
         let repository = try RepositoryName("fsck")
         var digests = [Digest]()
         for content in ["intact", "to corrupt", "to lose"] {
@@ -60,7 +64,10 @@ import WharfCore
 
     @Test func reportsUploadFilesWithTheirAge() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let registry = try Registry(configuration: StorageConfiguration(dataDirectory: directory), logger: Logger(label: "test"))
+        let registry = try Registry(
+            configuration: StorageConfiguration(
+                dataDirectory: directory, postgres: try TestMetadata.database(for: directory)),
+            logger: Logger(label: "test"))
         let session = try await registry.startUpload(try RepositoryName("fsck"))
         let leftover = registry.files!.uploadPath("direct-42")
         FileManager.default.createFile(atPath: leftover, contents: Data("torn".utf8))

@@ -37,6 +37,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var replication = ReplicationOptions()
     /// Where blobs are kept: the data directory, or an S3 bucket.
     public var storage = StorageOptions()
+    /// Where metadata is recorded: the data directory's SQLite file, or PostgreSQL.
+    public var metadata = MetadataOptions()
     /// Repositories whose pushed tags P2P seeders fetch at once (`p2p.preheat`, globs; none by default).
     public var p2pPreheat: [String] = []
     /// `HOST:PORT` addresses to listen on with TLS, given a certificate and its key (PEM files).
@@ -58,6 +60,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     ///     audit: { enabled: true, ... }        (see AuditOptions)
     ///     auth: { enabled: true, ... }         (see AuthOptions)
     ///     tls: { listen: ["0.0.0.0:5443"], certificate: server.pem, key: server-key.pem }
+    ///     storage: { driver: s3, s3: {...} }   (see StorageOptions)
+    ///     metadata: { driver: postgres, postgres: {...} }   (see MetadataOptions)
     ///     replication: { rules: [...] }        (see ReplicationOptions)
     ///     p2p: { preheat: ["team/**"] }        (tags pushed there are preheated on the seeder agents)
     struct File: Decodable {
@@ -96,6 +100,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         var p2p: P2P?
         var dataDir: String?
         var storage: StorageOptions.File?
+        var metadata: MetadataOptions.File?
         var encryption: Encryption?
         var audit: AuditOptions.File?
         var log: Log?
@@ -122,6 +127,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let listen = file.listen { self.listen = listen }
         if let dataDir = file.dataDir { dataDirectory = dataDir }
         if let storage = file.storage { try self.storage.apply(storage) }
+        if let metadata = file.metadata { try self.metadata.apply(metadata) }
         if let level = file.log?.level { logLevel = level }
         if let format = file.log?.format { logFormat = format }
         if let bytes = file.limits?.manifestBytes { maxManifestBytes = bytes }
@@ -150,7 +156,7 @@ public struct WharfConfiguration: Sendable, Equatable {
     /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`, `WHARF_GC_INTERVAL`, `WHARF_GC_GRACE`,
     /// `WHARF_ENCRYPTION` (on/off), `WHARF_ENCRYPTION_KEY_DIR`, `WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`,
     /// `WHARF_TLS_LISTEN` (comma-separated), `WHARF_TLS_CERT`, `WHARF_TLS_KEY`, and the audit log's (`AuditOptions`)
-    /// and access control's (`AuthOptions`), and the blob storage's (`StorageOptions`).
+    /// and access control's (`AuthOptions`), the blob storage's (`StorageOptions`) and the metadata's (`MetadataOptions`).
     public mutating func apply(environment: [String: String]) throws {
         if let listen = environment["WHARF_LISTEN"] { self.listen = listen.split(separator: ",").map(String.init) }
         if let dir = environment["WHARF_DATA_DIR"] { dataDirectory = dir }
@@ -173,6 +179,7 @@ public struct WharfConfiguration: Sendable, Equatable {
             [EnvironmentKeys.activeVariable, EnvironmentKeys.previousVariable].contains($0.key)
         }
         try storage.apply(environment: environment)
+        try metadata.apply(environment: environment)
         try audit.apply(environment: environment)
         try auth.apply(environment: environment)
         if let listen = environment["WHARF_TLS_LISTEN"] { tlsListen = listen.split(separator: ",").map(String.init) }
@@ -203,6 +210,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         guard ["text", "json"].contains(logFormat) else { throw Invalid(description: "log format must be text or json") }
         guard maxManifestBytes > 0, maxBlobBytes >= 0 else { throw Invalid(description: "limits must be positive") }
         try storage.validate()
+        try metadata.validate()
         try audit.validate()
         try auth.validate()
     }

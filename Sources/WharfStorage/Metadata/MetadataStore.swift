@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import WharfCore
 
 /// What a manifest reference resolves to.
@@ -20,6 +21,13 @@ package final class MetadataStore: Sendable {
     /// The embedded store, created or upgraded in place.
     package convenience init(path: String) throws {
         self.init(database: try SQLiteDatabase(path: path, migrator: MetadataSchema.migrator))
+    }
+
+    /// A cluster's store on PostgreSQL, refused unless `wharf migrate` brought its schema to this release's version.
+    package convenience init(postgres settings: PostgreSQLSettings, logger: Logger) throws {
+        let database = try PostgreSQLDatabase(settings: settings, logger: logger)
+        try PostgreSQLSchema.check(database)
+        self.init(database: database)
     }
 
     package func close() async throws { try await database.close() }

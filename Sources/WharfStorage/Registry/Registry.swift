@@ -15,16 +15,20 @@ package struct StorageConfiguration: Sendable {
     package var encryption: EncryptionSettings?
     /// Blobs and upload sessions in an S3 bucket; nil to keep them in the data directory.
     package var objectStorage: ObjectStorageSettings?
+    /// Metadata in a PostgreSQL database; nil for the data directory's SQLite file.
+    package var postgres: PostgreSQLSettings?
 
     package init(
         dataDirectory: String, maxManifestBytes: Int = 4 << 20, maxBlobBytes: Int64? = nil,
-        encryption: EncryptionSettings? = nil, objectStorage: ObjectStorageSettings? = nil
+        encryption: EncryptionSettings? = nil, objectStorage: ObjectStorageSettings? = nil,
+        postgres: PostgreSQLSettings? = nil
     ) {
         self.dataDirectory = dataDirectory
         self.maxManifestBytes = maxManifestBytes
         self.maxBlobBytes = maxBlobBytes
         self.encryption = encryption
         self.objectStorage = objectStorage
+        self.postgres = postgres
     }
 }
 
@@ -87,7 +91,11 @@ package final class Registry: Sendable {
         self.configuration = configuration
         self.logger = logger
         try FileSystem.makeDirectory(configuration.dataDirectory)
-        metadata = try MetadataStore(path: configuration.dataDirectory + "/wharf.db")
+        if let settings = configuration.postgres {
+            metadata = try MetadataStore(postgres: settings, logger: logger)
+        } else {
+            metadata = try MetadataStore(path: configuration.dataDirectory + "/wharf.db")
+        }
         var encryption: BlobEncryption?
         if let settings = configuration.encryption {
             encryption = try BlobEncryption(
@@ -124,9 +132,10 @@ package final class Registry: Sendable {
         }
     }
 
-    /// Releases the blob store's connections (the S3 client's), once nothing uses the registry any more.
+    /// Releases the stores' connections (the S3 client's, PostgreSQL's), once nothing uses the registry any more.
     package func close() async throws {
         try await (blobs as? S3BlobStore)?.s3.shutdown()
+        try await metadata.close()
     }
 
     /// Sets which replication tasks each change queues, in the change's own transaction.

@@ -102,6 +102,14 @@ package final class PostgreSQLDatabase: SQLDatabase {
         try await threads.shutdownGracefully()
     }
 
+    /// A store dropped without `close()` (one that failed to open): its connections and threads end on their own.
+    deinit {
+        for connection in idle.withLock({ $0 }) {
+            connection.close().whenComplete { _ in _ = connection }  // held until closed, which its deinit demands
+        }
+        threads.shutdownGracefully { _ in }
+    }
+
     /// Runs `body` on a pooled connection: in a transaction (`durable` or not), or with none for a read.
     private func run<T>(transaction durable: Bool?, _ body: (any SQLSession) throws -> T) throws -> T {
         var attempt = 0
@@ -214,7 +222,16 @@ package final class PostgreSQLDatabase: SQLDatabase {
     }
 
     static func unavailable(_ error: any Error) -> RegistryError {
-        RegistryError(.internalError, status: 503, "the metadata database is unavailable", detail: "\(error)")
+        RegistryError(.internalError, status: 503, "the metadata database is unavailable", detail: reason(error))
+    }
+
+    /// What went wrong, in PostgreSQL's words when it answered (postgres-nio's own description hides them).
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] {
+            return message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+        }
+        return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
     }
 }
 
