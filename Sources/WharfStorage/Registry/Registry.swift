@@ -75,7 +75,8 @@ package final class Registry: Sendable {
     /// The running state of file upload sessions.
     let uploads = UploadSessions()
     let manifestCache: ManifestCache
-    let gate = CommitGate()
+    let gate: CommitGate
+    let clusterLock: ClusterCommitLock?
     /// Set while a key rotation or an in-place encryption runs: they are exclusive.
     let keyWork = Mutex(false)
     let recentlyUsed = RecentlyUsedBlobs()
@@ -96,6 +97,9 @@ package final class Registry: Sendable {
         } else {
             metadata = try MetadataStore(path: configuration.dataDirectory + "/wharf.db")
         }
+        // Other instances share a PostgreSQL store: their sweeps and commits exclude each other too.
+        clusterLock = (metadata.database as? PostgreSQLDatabase).map(ClusterCommitLock.init)
+        gate = CommitGate(cluster: clusterLock)
         var encryption: BlobEncryption?
         if let settings = configuration.encryption {
             encryption = try BlobEncryption(
@@ -135,6 +139,7 @@ package final class Registry: Sendable {
     /// Releases the stores' connections (the S3 client's, PostgreSQL's), once nothing uses the registry any more.
     package func close() async throws {
         try await (blobs as? S3BlobStore)?.s3.shutdown()
+        await clusterLock?.close()
         try await metadata.close()
     }
 

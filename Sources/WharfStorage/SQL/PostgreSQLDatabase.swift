@@ -151,6 +151,16 @@ package final class PostgreSQLDatabase: SQLDatabase {
         }
     }
 
+    /// A connection outside the pool, for session state such as advisory locks; the caller closes it.
+    package func dedicatedConnection() async throws -> PostgresConnection {
+        do {
+            return try await PostgresConnection.connect(
+                configuration: configuration, id: connectionIDs.add(1, ordering: .relaxed).newValue, logger: logger)
+        } catch {
+            throw Self.unavailable(error)
+        }
+    }
+
     private func checkOut() throws -> PostgresConnection {
         if let connection = idle.withLock({ $0.popLast() }) { return connection }
         do {
