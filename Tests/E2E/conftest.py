@@ -9,6 +9,7 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -134,10 +135,26 @@ def postgres_url(tmp_path_factory):
     if os.environ.get("WHARF_TEST_POSTGRES"):
         yield os.environ["WHARF_TEST_POSTGRES"]
         return
-    directory = tmp_path_factory.mktemp("pg")
+    with postgres_server() as server:
+        yield server.url
+
+
+@contextmanager
+def postgres_server():
+    """A PostgreSQL server of scripts/pg-server.sh, with `url`, `stop()` and `start()` (again, with its data). Its
+    folder is directly under /tmp: run as root, the server runs as the `postgres` user, which pytest's folders
+    keep out."""
+    import tempfile
+    directory = tempfile.mkdtemp(prefix="wharf-pg-")
     script = str(ROOT / "scripts" / "pg-server.sh")
-    yield run(script, "start", directory).stdout.strip()
-    run(script, "stop", directory)
+    server = SimpleNamespace(start=lambda: run(script, "start", directory).stdout.strip(),
+                             stop=lambda: run(script, "stop", directory))
+    server.url = server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def postgres_env(url: str, migrate=True) -> dict:

@@ -162,7 +162,11 @@ package final class PostgreSQLDatabase: SQLDatabase {
     }
 
     private func checkOut() throws -> PostgresConnection {
-        if let connection = idle.withLock({ $0.popLast() }) { return connection }
+        // One the server closed (a restart) is dropped: a query sent on it would wait for ever.
+        while let connection = idle.withLock({ $0.popLast() }) {
+            if !connection.isClosed { return connection }
+            connection.close().whenComplete { _ in _ = connection }
+        }
         do {
             return try PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
