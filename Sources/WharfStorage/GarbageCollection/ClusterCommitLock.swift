@@ -30,12 +30,13 @@ actor ClusterCommitLock {
     func enter() async throws {
         while yielding { await withCheckedContinuation { heldBack.append($0) } }
         commits += 1
-        if shared == nil { shared = Task { try await self.lockShared() } }
+        let attempt = shared ?? Task { try await self.lockShared() }
+        shared = attempt
         do {
-            try await shared!.value
+            try await attempt.value
         } catch {
             commits -= 1
-            shared = nil
+            if shared == attempt { shared = nil }  // not a later attempt, which may hold the lock
             throw PostgreSQLDatabase.unavailable(error)
         }
     }
