@@ -33,9 +33,10 @@ else
   as_owner "$bin/initdb" -D "$dir/data" -U wharf --pwfile="$dir/password" --auth=scram-sha-256 -E UTF8 \
     --locale=C.UTF-8 >"$dir/initdb.log"
 fi
-# No fsync: the server is thrown away with its data, and the tests never cut its power.
+# No fsync: the server is thrown away with its data, and the tests never cut its power. 1000 connections: a test process
+# keeps the registries it opened, each with its pool and lock connection, until it ends.
 as_owner "$bin/pg_ctl" start -D "$dir/data" -w -l "$dir/server.log" \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/run -c fsync=off -c full_page_writes=off -c max_connections=300" \
+  -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/run -c fsync=off -c full_page_writes=off -c max_connections=1000" \
   >/dev/null
 $restart || PGPASSWORD=wharf "$bin/psql" -q -h 127.0.0.1 -p "$port" -U wharf -d postgres -c 'CREATE DATABASE wharf' >/dev/null
 echo "postgres://wharf:wharf@127.0.0.1:$port/wharf"

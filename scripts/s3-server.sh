@@ -47,7 +47,8 @@ mkdir -p "$dir"/{mon,osd/0,run,log,rgw}
 trap 'echo "s3-server.sh: line $LINENO failed: $BASH_COMMAND" >&2; "$0" stop "$dir"' ERR  # leave nothing running
 fsid=$(cat /proc/sys/kernel/random/uuid)
 # One copy of everything, small placement groups, no authentication, everything under DIR. memstore keeps the OSD's
-# objects in memory (up to 2 GiB): the fastest start, and nothing to clean on disk.
+# objects in memory, allocated as written: the fastest start, and nothing to clean on disk. Its cap is 8 GiB, as the
+# test command writes several GiB it never deletes, and a full OSD blocks writes rather than refusing them.
 cat >"$dir/ceph.conf" <<EOF
 [global]
 fsid = $fsid
@@ -78,7 +79,7 @@ mon cluster log file = $dir/log/cluster.log
 [osd]
 osd data = $dir/osd/\$id
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = 8589934592
 osd op num shards = 1
 osd crush update on start = false
 osd class update on start = false

@@ -54,7 +54,7 @@ actor ClusterCommitLock {
             await letGo()  // this instance's own hold, idle (its commits wait for the sweep in CommitGate)
         }
         do {
-            try await sweep.query("SELECT pg_advisory_lock(\(unescaped: Self.sql))", logger: database.logger)
+            try await sweep.queryIfOpen("SELECT pg_advisory_lock(\(unescaped: Self.sql))", logger: database.logger)
             let value = try await body()
             try? await sweep.close()
             return value
@@ -73,7 +73,7 @@ actor ClusterCommitLock {
 
     private func lockShared() async throws {
         if connection == nil || connection!.isClosed { connection = try await database.dedicatedConnection() }
-        try await connection!.query("SELECT pg_advisory_lock_shared(\(unescaped: Self.sql))", logger: database.logger)
+        try await connection!.queryIfOpen("SELECT pg_advisory_lock_shared(\(unescaped: Self.sql))", logger: database.logger)
         if watcher == nil { watcher = Task { await self.watch() } }
     }
 
@@ -82,7 +82,7 @@ actor ClusterCommitLock {
             try? await Task.sleep(for: .milliseconds(100))
             guard let connection, shared != nil, !yielding else { continue }
             do {
-                let rows = try await connection.query(
+                let rows = try await connection.queryIfOpen(
                     """
                     SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = \(unescaped: Self.sql) AND objsubid = 1
                         AND NOT granted AND mode = 'ExclusiveLock'
@@ -109,7 +109,8 @@ actor ClusterCommitLock {
     private func letGo() async {
         if let connection {
             do {
-                try await connection.query("SELECT pg_advisory_unlock_shared(\(unescaped: Self.sql))", logger: database.logger)
+                try await connection.queryIfOpen(
+                    "SELECT pg_advisory_unlock_shared(\(unescaped: Self.sql))", logger: database.logger)
             } catch {
                 try? await connection.close()
                 self.connection = nil

@@ -153,9 +153,14 @@ package final class PostgreSQLDatabase: SQLDatabase {
 
     /// A connection outside the pool, for session state such as advisory locks; the caller closes it.
     package func dedicatedConnection() async throws -> PostgresConnection {
+        // In a task of its own, which the caller's cancellation does not reach: PostgresNIO, cancelled as its
+        // handshake ends, may close the connection and still return it (and a query on it would never be answered).
+        let id = connectionIDs.add(1, ordering: .relaxed).newValue
+        let connect = Task { [configuration, logger] in
+            try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+        }
         do {
-            return try await PostgresConnection.connect(
-                configuration: configuration, id: connectionIDs.add(1, ordering: .relaxed).newValue, logger: logger)
+            return try await connect.value
         } catch {
             throw Self.unavailable(error)
         }
@@ -186,7 +191,7 @@ package final class PostgreSQLDatabase: SQLDatabase {
         let stale = idle.withLock { idle in
             defer { idle.removeAll() }; return idle
         }
-        for connection in stale + [connection] { connection.close().whenComplete { _ in } }
+        for connection in stale + [connection] { connection.close().whenComplete { _ in _ = connection } }
     }
 
     func translate(_ sql: String) -> String {
@@ -224,10 +229,11 @@ package final class PostgreSQLDatabase: SQLDatabase {
         return output
     }
 
-    /// No answer from the server: the connection is gone (an error the server sent leaves it usable).
+    /// No answer from the server: the connection is gone. An error the server sent, or a body's own (a
+    /// `RegistryError`, the identity store's), leaves it usable.
     private static func isBroken(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return !(error is RegistryError) }
-        return error.code != .server
+        if let error = error as? PSQLError { return error.code != .server }
+        return error is ChannelError || error is IOError
     }
 
     private static func isConflict(_ error: any Error) -> Bool {
@@ -310,5 +316,15 @@ private final class PostgreSQLSession: SQLSession {
             return NSDecimalNumber(value: whole) == number ? .integer(whole) : .double(number.doubleValue)
         default: return .text(try cell.decode(String.self))
         }
+    }
+}
+
+extension PostgresConnection {
+    /// `query`, failing at once on a closed connection: PostgresNIO drops a write to one without failing the query,
+    /// which would then wait for ever.
+    @discardableResult
+    package func queryIfOpen(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        guard !isClosed else { throw ChannelError.ioOnClosedChannel }
+        return try await self.query(query, logger: logger)
     }
 }
