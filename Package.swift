@@ -226,6 +226,8 @@ let package = Package(
             dependencies: [
                 "WharfAuth",
                 "WharfCore",
+                "WharfStorage",
+                "WharfTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -119,9 +119,10 @@ public enum WharfServer {
         var gate: Gatekeeper?
         var tokenEndpoint: TokenEndpoint?
         if configuration.auth.enabled {
-            (gate, tokenEndpoint) = try await accessControl(configuration, logger: logger)
+            (gate, tokenEndpoint) = try await accessControl(
+                configuration, storage: try IdentityStorage(configuration, registry: registry), logger: logger)
             if let tokens = tokenEndpoint?.tokens {
-                // Picks up a key added by `wharf auth rotate-signing-key`.
+                // Picks up a key added by `wharf auth rotate-signing-key` (or retired), here or on another instance.
                 services.append(
                     PeriodicService(name: "token key reload", interval: .seconds(10), logger: logger) {
                         try await tokens.reload()
@@ -184,16 +185,15 @@ public enum WharfServer {
         return (applications, services + [purger, collector], underneath)
     }
 
-    private static func accessControl(_ configuration: WharfConfiguration, logger: Logger) async throws -> (
-        Gatekeeper, TokenEndpoint?
-    ) {
+    private static func accessControl(
+        _ configuration: WharfConfiguration, storage: IdentityStorage, logger: Logger
+    ) async throws -> (Gatekeeper, TokenEndpoint?) {
         let options = configuration.auth
-        let authenticator = Authenticator(
-            store: try IdentityStore(directory: configuration.authDirectory), htpasswdPath: options.htpasswd,
-            groups: options.groups, logger: logger)
+        let authenticator = await Authenticator(
+            store: storage.identities, htpasswdPath: options.htpasswd, groups: options.groups, logger: logger)
         let tokens =
             options.tokenEnabled
-            ? try await TokenService(settings: options.tokenSettings(directory: configuration.authDirectory), logger: logger)
+            ? try await TokenService(settings: options.tokenSettings, keys: storage.signingKeys, logger: logger)
             : nil
         let gate = Gatekeeper(
             policy: try options.accessPolicy(), authenticator: authenticator, tokens: tokens,

@@ -7,7 +7,8 @@ struct Auth: AsyncParsableCommand {
         abstract: "Manage the keys that sign access tokens.",
         discussion: """
             Keys are PEM files in <auth dir>/token-keys, named by key id (kid); `active` names the one that signs. \
-            The server rereads the directory every 10 seconds. To rotate: rotate-signing-key, wait one token \
+            With metadata.driver postgres they are rows of the database, shared by every instance. The server \
+            rereads them every 10 seconds. To rotate: rotate-signing-key, wait one token \
             lifetime (auth.token.lifetime; a day for refresh tokens you want to keep), then retire-signing-key the \
             old one.
             """,
@@ -19,7 +20,7 @@ struct Auth: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            guard let (keys, active) = try signingKeys(store).load() else { return print("no signing keys yet") }
+            guard let (keys, active) = try await signingKeys(store).load() else { return print("no signing keys yet") }
             for key in keys { print("\(key.id)\t\(key.algorithm.rawValue)\t\(key.id == active ? "active" : "verifies only")") }
         }
     }
@@ -33,7 +34,7 @@ struct Auth: AsyncParsableCommand {
         func run() async throws {
             let configuration = try store.configuration()
             let chosen = try algorithm.map { try AuthOptions.algorithm($0, "--algorithm") } ?? configuration.auth.algorithm
-            print("new active signing key \(try signingKeys(store).addActiveKey(chosen)) (\(chosen.rawValue))")
+            print("new active signing key \(try await signingKeys(store).addActiveKey(chosen)) (\(chosen.rawValue))")
         }
     }
 
@@ -44,12 +45,10 @@ struct Auth: AsyncParsableCommand {
         @Argument var kid: String
 
         func run() async throws {
-            try signingKeys(store).retire(kid)
+            try await signingKeys(store).retire(kid)
             print("retired signing key \(kid)")
         }
     }
 }
 
-private func signingKeys(_ store: StoreOptions) throws -> SigningKeys {
-    SigningKeys(path: try store.configuration().authDirectory + "/token-keys")
-}
+private func signingKeys(_ store: StoreOptions) throws -> any SigningKeyStore { try identityStorage(store).signingKeys }

@@ -28,7 +28,7 @@ struct Robots: AsyncParsableCommand {
                 let lifetime = try WharfConfiguration.duration(expiresIn, "--expires-in")
                 expires = IdentityStore.now() + lifetime.components.seconds
             }
-            let secret = try identityStore(store).addRobot(name, groups: group, description: description, expires: expires)
+            let secret = try await identityStore(store).addRobot(name, groups: group, description: description, expires: expires)
             print("robot account robot$\(name) created\(expires.map { ", expires \(date($0))" } ?? "").")
             print("Its secret is shown only now:")
             print(secret)
@@ -41,7 +41,7 @@ struct Robots: AsyncParsableCommand {
 
         func run() async throws {
             let now = IdentityStore.now()
-            for robot in try identityStore(store).robots() {
+            for robot in try await identityStore(store).robots() {
                 let state =
                     robot.disabled ? "disabled" : robot.expires.map { $0 <= now ? "expired" : "active" } ?? "active"
                 print(
@@ -57,7 +57,7 @@ struct Robots: AsyncParsableCommand {
         @Argument var name: String
 
         func run() async throws {
-            try identityStore(store).setRobotDisabled(robotName(name), true)
+            try await identityStore(store).setRobotDisabled(robotName(name), true)
             print("disabled robot$\(robotName(name))")
         }
     }
@@ -68,7 +68,7 @@ struct Robots: AsyncParsableCommand {
         @Argument var name: String
 
         func run() async throws {
-            try identityStore(store).setRobotDisabled(robotName(name), false)
+            try await identityStore(store).setRobotDisabled(robotName(name), false)
             print("enabled robot$\(robotName(name))")
         }
     }
@@ -79,7 +79,7 @@ struct Robots: AsyncParsableCommand {
         @Argument var name: String
 
         func run() async throws {
-            try identityStore(store).removeRobot(robotName(name))
+            try await identityStore(store).removeRobot(robotName(name))
             print("removed robot$\(robotName(name))")
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import WharfAuth
 import WharfServer
 
@@ -9,7 +10,7 @@ import WharfServer
 
 struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage Wharf's own users (bcrypt passwords in <auth dir>/identities.db).",
+        abstract: "Manage Wharf's own users (bcrypt passwords in <auth dir>/identities.db, or in PostgreSQL).",
         discussion: """
             Changes take effect in a running server within a second. Users of an htpasswd file (auth.htpasswd) \
             are managed with htpasswd -B. Who may do what is set by auth.policies in the configuration.
@@ -26,7 +27,7 @@ struct Users: AsyncParsableCommand {
 
         func run() async throws {
             let password = try readPassword(fromStdin: passwordStdin)
-            try identityStore(store).addUser(name, password: password, groups: group)
+            try await identityStore(store).addUser(name, password: password, groups: group)
             print("added user \(name)")
         }
     }
@@ -37,7 +38,7 @@ struct Users: AsyncParsableCommand {
         @Argument var name: String
 
         func run() async throws {
-            try identityStore(store).removeUser(name)
+            try await identityStore(store).removeUser(name)
             print("removed user \(name)")
         }
     }
@@ -47,7 +48,7 @@ struct Users: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            for user in try identityStore(store).users() {
+            for user in try await identityStore(store).users() {
                 print("\(user.name)\t\(user.groups.isEmpty ? "-" : user.groups)\tcreated \(date(user.created))")
             }
         }
@@ -61,15 +62,18 @@ struct Users: AsyncParsableCommand {
 
         func run() async throws {
             let password = try readPassword(fromStdin: passwordStdin)
-            try identityStore(store).setPassword(name, password: password)
+            try await identityStore(store).setPassword(name, password: password)
             print("password of \(name) changed")
         }
     }
 }
 
-func identityStore(_ store: StoreOptions) throws -> IdentityStore {
-    try IdentityStore(directory: store.configuration().authDirectory)
+/// Where the server keeps its identities and signing keys: the auth directory, or the cluster's PostgreSQL database.
+func identityStorage(_ store: StoreOptions) throws -> IdentityStorage {
+    try IdentityStorage.open(store.configuration(), logger: Logger(label: "wharf"))
 }
+
+func identityStore(_ store: StoreOptions) throws -> IdentityStore { try identityStorage(store).identities }
 
 func date(_ seconds: Int64) -> String {
     ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(seconds)))

@@ -5,6 +5,7 @@ PostgreSQL, which one test stops and starts again."""
 import base64
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.error
@@ -13,7 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import Server, free_port, new_bucket_name, postgres_env, postgres_server, require, run, s3_env
+from conftest import (Server, free_port, new_bucket_name, postgres_env, postgres_server, require, run, s3_env,
+                      wharf_binary)
 from images import Layout, sha256
 from test_s3_storage import chunked_upload, http
 
@@ -159,6 +161,89 @@ def test_garbage_collected_on_one_instance_after_a_delete_on_another(cluster, wo
         http(c, "GET", f"/v2/gc/drop/blobs/{layer}")
     assert missing.value.code == 404
     assert len(pull_digests(c.host, "gc/keep:v1", work)) == 3
+
+
+AUTH = """
+auth:
+  enabled: true
+  policies:
+    - { repositories: ["team/**"], role: push, users: [alice] }
+    - { repositories: ["team/**"], role: pull, robots: [ci] }
+"""
+
+
+def test_users_robots_and_signing_keys_are_the_clusters(tmp_path, s3_endpoint, postgres):
+    """With access control on, identities and token keys live in PostgreSQL: what `wharf users`, `wharf robots` and
+    `wharf auth` change through any instance's configuration holds on every instance, and a token one signs opens
+    the others."""
+    import requests
+    config = tmp_path / "wharf.yaml"
+    config.write_text(AUTH)
+    env = {**s3_env(s3_endpoint, new_bucket_name()), **postgres_env(postgres.url),
+           "WHARF_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode()}
+
+    def wharf(*args, **kwargs):
+        return run(wharf_binary(), *args, "--config", config, "--data-dir", tmp_path / "cli",
+                   env=dict(os.environ, **env), **kwargs)
+
+    wharf("users", "add", "alice", "--password-stdin", input="alice-cluster-pw\n")
+    secret = re.search(r"^(wharf_\S+)$", wharf("robots", "add", "ci").stdout, re.M).group(1)
+    a, b = (Server(tmp_path / f"node{n}", extra_env=env, args=["--config", config]) for n in range(2))
+    try:
+        def token(server, user, password, scope):
+            answer = requests.get(f"{server.url}/auth/token", params={"service": "wharf", "scope": scope},
+                                  auth=(user, password), timeout=10)
+            return answer.status_code, answer.json().get("token") if answer.ok else None
+
+        def kid(token):
+            header = token.split(".")[0]
+            return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+
+        # alice logs in on one instance and pushes with that token through the other; ci pulls it the other way.
+        status, push = token(a, "alice", "alice-cluster-pw", "repository:team/app:pull,push")
+        assert status == 200
+        blob = os.urandom(1000)
+        stored = requests.post(f"{b.url}/v2/team/app/blobs/uploads/?digest={sha256(blob)}", data=blob,
+                               headers={"Authorization": f"Bearer {push}"}, timeout=10)
+        assert stored.status_code == 201, stored.text
+        status, pull = token(b, "robot$ci", secret, "repository:team/app:pull")
+        assert status == 200
+        assert requests.get(f"{a.url}/v2/team/app/blobs/{sha256(blob)}", headers={"Authorization": f"Bearer {pull}"},
+                            timeout=10).content == blob
+        # Nothing of it is in an instance's data directory.
+        for node in (a, b):
+            assert not (node.data_dir / "auth" / "identities.db").exists()
+            assert not (node.data_dir / "auth" / "token-keys").exists()
+
+        # A robot disabled and a password changed from the CLI: every instance refuses within about a second.
+        wharf("robots", "disable", "ci")
+        wharf("users", "passwd", "alice", "--password-stdin", input="alice-new-pw\n")
+        time.sleep(1.2)
+        for node in (a, b):
+            assert token(node, "robot$ci", secret, "repository:team/app:pull")[0] == 401
+            assert token(node, "alice", "alice-cluster-pw", "repository:team/app:pull")[0] == 401
+            assert token(node, "alice", "alice-new-pw", "repository:team/app:pull")[0] == 200
+        assert "alice" in wharf("users", "list").stdout
+
+        # A key rotated from the CLI signs on each instance within its reload (10 s), and its tokens open the
+        # others at once; tokens of the old key still do.
+        old = kid(push)
+        rotated = re.search(r"new active signing key (\w+)", wharf("auth", "rotate-signing-key").stdout).group(1)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            fresh = token(b, "alice", "alice-new-pw", "repository:team/app:pull")[1]
+            if kid(fresh) == rotated:
+                break
+            time.sleep(0.5)
+        assert kid(fresh) == rotated
+        for bearer in (fresh, push):
+            assert requests.head(f"{a.url}/v2/team/app/blobs/{sha256(blob)}",
+                                 headers={"Authorization": f"Bearer {bearer}"}, timeout=10).status_code == 200
+        listed = wharf("auth", "signing-keys").stdout
+        assert f"{rotated}\tES256\tactive" in listed and f"{old}\tES256\tverifies only" in listed
+    finally:
+        a.stop()
+        b.stop()
 
 
 def test_a_database_outage_is_a_503_and_the_cluster_resumes(cluster, postgres, work):

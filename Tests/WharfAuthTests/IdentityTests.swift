@@ -24,18 +24,25 @@ import WharfAuth
     }
 
     @Test func usersRobotsAndHtpasswdAuthenticate() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("auth-\(UUID().uuidString)").path
+        let directory = scratchDirectory("auth")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try IdentityStore(directory: directory)
-        try store.addUser("alice", password: "alice-password", groups: ["ops"])
-        #expect(throws: IdentityStore.Failure.self) { try store.addUser("alice", password: "again-password", groups: []) }
-        #expect(throws: IdentityStore.Failure.self) { try store.addUser("Bad Name", password: "whatever1", groups: []) }
-        let secret = try store.addRobot("ci", groups: [], description: "builds", expires: nil)
-        let expired = try store.addRobot("old", groups: [], description: "", expires: IdentityStore.now() - 1)
+        let store = try AuthStorage(directory).identities
+        try await store.addUser("alice", password: "alice-password", groups: ["ops"])
+        await #expect(throws: IdentityStore.Failure.self) {
+            try await store.addUser("alice", password: "again-password", groups: [])
+        }
+        await #expect(throws: IdentityStore.Failure.self) {
+            try await store.addUser("Bad Name", password: "whatever1", groups: [])
+        }
+        let secret = try await store.addRobot("ci", groups: [], description: "builds", expires: nil)
+        let expired = try await store.addRobot("old", groups: [], description: "", expires: IdentityStore.now() - 1)
+        await #expect(throws: IdentityStore.Failure.self) {
+            try await store.addRobot("ci", groups: [], description: "again", expires: nil)
+        }
         let htpasswd = directory + "/htpasswd"
         try "carol:$2y$05$hUvo/MyUfhww.Fc8BkBlVuG6C6UhnaBpoWfF.osmMl89rbCqHarci\n".write(
             toFile: htpasswd, atomically: true, encoding: .utf8)
-        let authenticator = Authenticator(
+        let authenticator = await Authenticator(
             store: store, htpasswdPath: htpasswd, groups: ["team-b": ["carol"]], logger: Logger(label: "test"))
 
         let alice = await authenticator.authenticate(name: "alice", secret: "alice-password")
@@ -51,17 +58,44 @@ import WharfAuth
         #expect(await authenticator.authenticate(name: "robot$old", secret: expired) == nil)
 
         // Changes reach a running authenticator within a second, past its cache of checked passwords.
-        try store.setRobotDisabled("ci", true)
-        try store.setPassword("alice", password: "new-alice-password")
+        try await store.setRobotDisabled("ci", true)
+        try await store.setPassword("alice", password: "new-alice-password")
         try await Task.sleep(for: .milliseconds(1100))
         #expect(await authenticator.authenticate(name: "robot$ci", secret: secret) == nil)
-        #expect(authenticator.current(name: "robot$ci", kind: .robot) == nil)
+        #expect(await authenticator.current(name: "robot$ci", kind: .robot) == nil)
         #expect(await authenticator.authenticate(name: "alice", secret: "alice-password") == nil)
         #expect(await authenticator.authenticate(name: "alice", secret: "new-alice-password") != nil)
-        try store.removeUser("alice")
+        try await store.removeUser("alice")
         try await Task.sleep(for: .milliseconds(1100))
-        #expect(authenticator.current(name: "alice", kind: .user) == nil)
-        #expect(try store.robots().map(\.name) == ["ci", "old"] && store.users().isEmpty)
+        #expect(await authenticator.current(name: "alice", kind: .user) == nil)
+        #expect(try await store.robots().map(\.name) == ["ci", "old"])
+        #expect(try await store.users().isEmpty)
+        await #expect(throws: IdentityStore.Failure.self) { try await store.removeUser("alice") }
+        await #expect(throws: IdentityStore.Failure.self) { try await store.setRobotDisabled("nobody", true) }
+    }
+
+    /// Two servers on one store, as the instances of a cluster are on its database: what the CLI changes through
+    /// either reaches both.
+    @Test func instancesOnOneStoreShareTheirIdentities() async throws {
+        let directory = scratchDirectory("auth")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try AuthStorage(directory).identities
+        let second = try AuthStorage(directory).identities
+        let onFirst = await Authenticator(store: first, htpasswdPath: nil, groups: [:], logger: Logger(label: "a"))
+        let onSecond = await Authenticator(store: second, htpasswdPath: nil, groups: [:], logger: Logger(label: "b"))
+        try await first.addUser("dave", password: "dave-password", groups: ["qa"])
+        let secret = try await second.addRobot("deploy", groups: ["ops"], description: "", expires: nil)
+        try await Task.sleep(for: .milliseconds(1100))
+        for authenticator in [onFirst, onSecond] {
+            #expect(
+                await authenticator.authenticate(name: "dave", secret: "dave-password")
+                    == Identity(name: "dave", kind: .user, groups: ["qa"]))
+            #expect(await authenticator.authenticate(name: "robot$deploy", secret: secret)?.groups == ["ops"])
+        }
+        try await first.removeRobot("deploy")
+        try await Task.sleep(for: .milliseconds(1100))
+        #expect(await onSecond.authenticate(name: "robot$deploy", secret: secret) == nil)
+        #expect(await onSecond.current(name: "robot$deploy", kind: .robot) == nil)
     }
 
     @Test func failedLoginsAreThrottledPerAddressAndPerUser() {

@@ -3,18 +3,18 @@ import Logging
 import SwiftASN1
 import Testing
 import WharfAuth
+import WharfTestSupport
 import X509
 
 @Suite struct TokenTests {
     func service(_ directory: String, lifetime: Duration = .seconds(300)) async throws -> TokenService {
-        var settings = TokenService.Settings(keyDirectory: directory + "/token-keys")
+        var settings = TokenService.Settings()
         settings.lifetime = lifetime
-        return try await TokenService(settings: settings, logger: Logger(label: "test"))
+        return try await TokenService(
+            settings: settings, keys: try AuthStorage(directory).signingKeys, logger: Logger(label: "test"))
     }
 
-    func scratch() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)").path
-    }
+    func scratch() -> String { scratchDirectory("tokens") }
 
     let alice = Identity(name: "alice", kind: .user)
     let access = [ResourceAccess(type: "repository", name: "team-a/app", actions: ["pull"])]
@@ -64,9 +64,10 @@ import X509
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let tokens = try await service(directory)
         let (old, _) = try await tokens.issue(alice, access: access, use: .access)
-        let keys = SigningKeys(path: directory + "/token-keys")
-        let firstID = try #require(try keys.load()).active
-        let newID = try keys.addActiveKey(.rs256)
+        let keys = try AuthStorage(directory).signingKeys
+        let firstID = try #require(try await keys.load()).active
+        #expect(try await keys.ensureKey(.es256) == nil)  // there is one
+        let newID = try await keys.addActiveKey(.rs256)
         try await tokens.reload()
         let (new, _) = try await tokens.issue(alice, access: access, use: .access)
         let header = try JSONDecoder().decode(
@@ -74,12 +75,44 @@ import X509
         #expect(header["alg"] == "RS256" && header["kid"] == newID)
         #expect(try await tokens.verify(new, use: .access).subject == "alice")
         #expect(try await tokens.verify(old, use: .access).subject == "alice")
-        #expect(throws: SigningKeys.Failure.self) { try keys.retire(newID) }  // the active key stays
-        try keys.retire(firstID)
+        await #expect(throws: SigningKeys.Failure.self) { try await keys.retire(newID) }  // the active key stays
+        await #expect(throws: SigningKeys.Failure.self) { try await keys.retire("0123456789abcdef") }
+        try await keys.retire(firstID)
         try await tokens.reload()
         await #expect(throws: (any Error).self) { try await tokens.verify(old, use: .access) }
         #expect(try await tokens.verify(new, use: .access).subject == "alice")
-        #expect(try keys.load()?.keys.map(\.algorithm) == [.rs256])
+        let left = try #require(try await keys.load())
+        #expect(left.keys.map(\.algorithm) == [.rs256] && left.active == newID)
+    }
+
+    /// Instances on one key store, as a cluster's on its database: a token one signs verifies on the other, and a
+    /// key one instance starts signing with is found by the other on the first token that names it, before any reload.
+    @Test func instancesOnOneKeyStoreVerifyEachOthersTokens() async throws {
+        let directory = scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A cluster's instances may start at once on an empty database; one server owns a directory.
+        var instances = [TokenService]()
+        if TestMetadata.onPostgres {
+            instances = try await withThrowingTaskGroup(of: TokenService.self) { group in
+                for _ in 0..<3 { group.addTask { try await service(directory) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        } else {
+            for _ in 0..<3 { instances.append(try await service(directory)) }
+        }
+        let first = try #require(try await AuthStorage(directory).signingKeys.load())
+        #expect(first.keys.count == 1)  // one key was made between them
+        for signer in instances {
+            let (token, _) = try await signer.issue(alice, access: access, use: .access)
+            for verifier in instances { #expect(try await verifier.verify(token, use: .access).subject == "alice") }
+        }
+        let rotated = try await AuthStorage(directory).signingKeys.addActiveKey(.es256)
+        try await instances[0].reload()
+        let (token, _) = try await instances[0].issue(alice, access: access, use: .access)
+        #expect(try await instances[1].verify(token, use: .access).subject == "alice")
+        let header = try JSONDecoder().decode(
+            [String: String].self, from: try #require(Data(base64URL: String(token.prefix { $0 != "." }))))
+        #expect(header["kid"] == rotated)
     }
 
     @Test func selfSignedCertificatesNameEveryHost() throws {

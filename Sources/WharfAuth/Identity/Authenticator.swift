@@ -5,7 +5,8 @@ import Logging
 import Synchronization
 
 /// Checks credentials against Wharf's identity store and an optional htpasswd file, both reread when they
-/// change (the store at most once a second), so that `wharf users …` and edits to the file take effect live.
+/// change (the store at most once a second), so that `wharf users …` and edits to the file take effect live, on
+/// every instance of a cluster.
 public final class Authenticator: Sendable {
     private struct Snapshot {
         var users: [String: IdentityStore.User] = [:]
@@ -24,19 +25,19 @@ public final class Authenticator: Sendable {
     private let logger: Logger
     private let state = Mutex(Snapshot())
 
-    public init(store: IdentityStore, htpasswdPath: String?, groups: [String: [String]], logger: Logger) {
+    public init(store: IdentityStore, htpasswdPath: String?, groups: [String: [String]], logger: Logger) async {
         self.store = store
         self.htpasswdPath = htpasswdPath
         self.logger = logger
         var byMember = [String: Set<String>]()
         for (group, members) in groups { for member in members { byMember[member, default: []].insert(group) } }
         configuredGroups = byMember
-        _ = current()  // the first load, before any request
+        _ = await current()  // the first load, before any request
     }
 
     /// The identity these credentials prove, or nil. Robots log in as `robot$<name>`.
     public func authenticate(name: String, secret: String) async -> Identity? {
-        let snapshot = current()
+        let snapshot = await current()
         if name.hasPrefix(Identity.robotPrefix) {
             let robotName = String(name.dropFirst(Identity.robotPrefix.count))
             guard let robot = snapshot.robots[robotName], robot.isActive(at: IdentityStore.now()),
@@ -61,8 +62,8 @@ public final class Authenticator: Sendable {
     }
 
     /// The identity a token names, if it still exists and is allowed in (a robot disabled since is not).
-    public func current(name: String, kind: Identity.Kind) -> Identity? {
-        let snapshot = current()
+    public func current(name: String, kind: Identity.Kind) async -> Identity? {
+        let snapshot = await current()
         switch kind {
         case .anonymous:
             return .anonymous
@@ -90,22 +91,22 @@ public final class Authenticator: Sendable {
 
     /// The snapshot. Once a second one caller rereads the store (and the htpasswd file, when it changed) while
     /// the others go on with the one before.
-    private func current() -> Snapshot {
+    private func current() async -> Snapshot {
         let now = ContinuousClock.now
         let (snapshot, due) = state.withLock { state in
             let due = state.loaded.map { now - $0 >= .seconds(1) } ?? true
             if due { state.loaded = now }
             return (state, due)
         }
-        return due ? reload(snapshot) : snapshot
+        return due ? await reload(snapshot) : snapshot
     }
 
-    private func reload(_ previous: Snapshot) -> Snapshot {
+    private func reload(_ previous: Snapshot) async -> Snapshot {
         var users = previous.users
         var robots = previous.robots
         do {
-            users = Dictionary(uniqueKeysWithValues: try store.users().map { ($0.name, $0) })
-            robots = Dictionary(uniqueKeysWithValues: try store.robots().map { ($0.name, $0) })
+            users = Dictionary(uniqueKeysWithValues: try await store.users().map { ($0.name, $0) })
+            robots = Dictionary(uniqueKeysWithValues: try await store.robots().map { ($0.name, $0) })
         } catch {
             logger.error("cannot read the identity store", metadata: ["error": "\(error)"])
         }

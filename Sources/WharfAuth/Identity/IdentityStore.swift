@@ -4,11 +4,11 @@ import GRDB
 import WharfCore
 import WharfStorage
 
-/// Wharf's own users and robot accounts, in `<auth dir>/identities.db` (SQLite). The CLI changes it while the
-/// server runs; the server rereads it at most once a second (`IdentityDirectory`).
+/// Wharf's own users and robot accounts: in `<auth dir>/identities.db` (SQLite) on a single server, or beside the
+/// metadata in PostgreSQL, where every instance of a cluster sees the same ones. The CLI changes them while servers
+/// run; each server rereads them at most once a second (`Authenticator`).
 public final class IdentityStore: Sendable {
-    public struct User: Sendable, Codable, FetchableRecord, PersistableRecord {
-        public static let databaseTableName = "users"
+    public struct User: Sendable {
         public var name: String
         public var passwordHash: String
         /// Comma-separated group names.
@@ -16,8 +16,7 @@ public final class IdentityStore: Sendable {
         public var created: Int64
     }
 
-    public struct Robot: Sendable, Codable, FetchableRecord, PersistableRecord {
-        public static let databaseTableName = "robots"
+    public struct Robot: Sendable {
         public var name: String
         /// SHA-256 of the secret, hex: the secret is 256 random bits, so a slow hash adds nothing.
         public var secretHash: String
@@ -35,14 +34,21 @@ public final class IdentityStore: Sendable {
         public let description: String
     }
 
-    private let database: DatabaseQueue
+    private let database: any SQLDatabase
 
-    public init(directory: String) throws {
+    /// The store on a database whose schema holds `users` and `robots` (PostgreSQL's, made by `wharf migrate`).
+    package init(database: any SQLDatabase) { self.database = database }
+
+    /// The single server's store, in `directory`.
+    public convenience init(directory: String) throws {
         try FileSystem.makeDirectory(directory, mode: 0o700)
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        database = try DatabaseQueue(path: directory + "/identities.db", configuration: configuration)
-        try database.write { db in
+        self.init(database: try SQLiteDatabase(path: directory + "/identities.db", migrator: Self.migrator))
+    }
+
+    /// The SQLite schema. `IF NOT EXISTS`: files from before the migrator have the tables already.
+    private static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
             try db.execute(
                 sql: """
                     CREATE TABLE IF NOT EXISTS users (
@@ -53,80 +59,97 @@ public final class IdentityStore: Sendable {
                         description TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER, disabled INTEGER NOT NULL);
                     """)
         }
-    }
+        return migrator
+    }()
+
+    public func close() async throws { try await database.close() }
 
     public static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
     // MARK: users
 
-    public func addUser(_ name: String, password: String, groups: [String]) throws {
+    public func addUser(_ name: String, password: String, groups: [String]) async throws {
         try Self.checkName(name, "user")
         try groups.forEach { try Self.checkName($0, "group") }
-        let user = User(
-            name: name, passwordHash: try PasswordHash.bcrypt(password), groups: groups.joined(separator: ","),
-            created: Self.now())
-        try database.write { db in
-            guard try User.fetchOne(db, key: name) == nil else { throw Failure(description: "user \(name) exists") }
-            try user.insert(db)
-        }
-    }
-
-    public func setPassword(_ name: String, password: String) throws {
         let hash = try PasswordHash.bcrypt(password)
-        try database.write { db in
-            guard var user = try User.fetchOne(db, key: name) else { throw Failure(description: "no user \(name)") }
-            user.passwordHash = hash
-            try user.update(db)
+        let groups = groups.joined(separator: ",")
+        try await change("user \(name) exists") { db in
+            try db.execute(
+                "INSERT INTO users(name, passwordHash, groups, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [name, hash, groups, Self.now()])
         }
     }
 
-    public func removeUser(_ name: String) throws {
-        guard try database.write({ db in try User.deleteOne(db, key: name) }) else {
-            throw Failure(description: "no user \(name)")
+    public func setPassword(_ name: String, password: String) async throws {
+        let hash = try PasswordHash.bcrypt(password)
+        try await change("no user \(name)") { db in
+            try db.execute("UPDATE users SET passwordHash = ? WHERE name = ?", [hash, name])
         }
     }
 
-    public func users() throws -> [User] {
-        try database.read { db in try User.order(Column("name")).fetchAll(db) }
+    public func removeUser(_ name: String) async throws {
+        try await change("no user \(name)") { db in try db.execute("DELETE FROM users WHERE name = ?", [name]) }
+    }
+
+    public func users() async throws -> [User] {
+        try await database.read { db in
+            try db.rows("SELECT name, passwordHash, groups, created FROM users ORDER BY name").map { row in
+                User(name: row[0], passwordHash: row[1], groups: row[2], created: row[3])
+            }
+        }
     }
 
     // MARK: robots
 
     /// Creates a robot account and returns its secret, which is stored only as a hash.
-    public func addRobot(_ name: String, groups: [String], description: String, expires: Int64?) throws -> String {
+    public func addRobot(_ name: String, groups: [String], description: String, expires: Int64?) async throws -> String {
         try Self.checkName(name, "robot")
         try groups.forEach { try Self.checkName($0, "group") }
         let secret = "wharf_" + Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64URL
-        let robot = Robot(
-            name: name, secretHash: Self.secretHash(secret), groups: groups.joined(separator: ","),
-            description: description, created: Self.now(), expires: expires, disabled: false)
-        try database.write { db in
-            guard try Robot.fetchOne(db, key: name) == nil else { throw Failure(description: "robot \(name) exists") }
-            try robot.insert(db)
+        let row: SQLArguments = [
+            name, Self.secretHash(secret), groups.joined(separator: ","), description, Self.now(), expires, false,
+        ]
+        try await change("robot \(name) exists") { db in
+            try db.execute(
+                """
+                INSERT INTO robots(name, secretHash, groups, description, created, expires, disabled)
+                VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """, row)
         }
         return secret
     }
 
-    public func setRobotDisabled(_ name: String, _ disabled: Bool) throws {
-        try database.write { db in
-            guard var robot = try Robot.fetchOne(db, key: name) else { throw Failure(description: "no robot \(name)") }
-            robot.disabled = disabled
-            try robot.update(db)
+    public func setRobotDisabled(_ name: String, _ disabled: Bool) async throws {
+        try await change("no robot \(name)") { db in
+            try db.execute("UPDATE robots SET disabled = ? WHERE name = ?", [disabled, name])
         }
     }
 
-    public func removeRobot(_ name: String) throws {
-        guard try database.write({ db in try Robot.deleteOne(db, key: name) }) else {
-            throw Failure(description: "no robot \(name)")
-        }
+    public func removeRobot(_ name: String) async throws {
+        try await change("no robot \(name)") { db in try db.execute("DELETE FROM robots WHERE name = ?", [name]) }
     }
 
-    public func robots() throws -> [Robot] {
-        try database.read { db in try Robot.order(Column("name")).fetchAll(db) }
+    public func robots() async throws -> [Robot] {
+        try await database.read { db in
+            try db.rows(
+                "SELECT name, secretHash, groups, description, created, expires, disabled FROM robots ORDER BY name"
+            ).map { row in
+                Robot(
+                    name: row[0], secretHash: row[1], groups: row[2], description: row[3], created: row[4],
+                    expires: row[5], disabled: row[6])
+            }
+        }
     }
 
     static func secretHash(_ secret: String) -> String {
         Array(SHA256.hash(data: Array(secret.utf8))).hexString
+    }
+
+    /// Runs a statement that must change one row; `failure` says why it changed none.
+    private func change(_ failure: String, _ statement: @escaping @Sendable (any SQLSession) throws -> Int)
+        async throws
+    {
+        guard try await database.write(statement) > 0 else { throw Failure(description: failure) }
     }
 
     private static func checkName(_ name: String, _ what: String) throws {

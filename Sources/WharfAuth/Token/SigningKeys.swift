@@ -6,8 +6,9 @@ import WharfStorage
 
 /// Token signing keys as PEM files in one directory: `<kid>.pem` (mode 0600), and `active` naming the key that
 /// signs new tokens. Every key in the directory verifies, so rotating is: add a key and make it active, wait
-/// for the old tokens to expire (the token lifetime), then retire the old key.
-public struct SigningKeys: Sendable {
+/// for the old tokens to expire (the token lifetime), then retire the old key. A cluster keeps them in its
+/// database instead (`SigningKeyTable`).
+public struct SigningKeys: SigningKeyStore {
     public enum Algorithm: String, Sendable, CaseIterable {
         case es256 = "ES256"
         case rs256 = "RS256"
@@ -27,7 +28,8 @@ public struct SigningKeys: Sendable {
 
     public init(path: String) { self.path = path }
 
-    /// All keys and the active one's id; nil when the directory holds none.
+    public var location: String { path }
+
     public func load() throws -> (keys: [Key], active: String)? {
         let files = FileSystem.list(path).filter { $0.hasSuffix(".pem") }.sorted()
         guard !files.isEmpty else { return nil }
@@ -45,22 +47,20 @@ public struct SigningKeys: Sendable {
         return (keys, active)
     }
 
-    /// Writes a new key and makes it the active one; returns its id.
+    /// One server owns its directory, so there is no one to race with.
+    public func ensureKey(_ algorithm: Algorithm) throws -> String? {
+        try load() == nil ? try addActiveKey(algorithm) : nil
+    }
+
     @discardableResult
     public func addActiveKey(_ algorithm: Algorithm) throws -> String {
-        let pem =
-            switch algorithm {
-            case .es256: P256.Signing.PrivateKey().pemRepresentation
-            case .rs256: try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation
-            }
-        let (id, _) = try Self.identify(pem, file: "new key")
+        let (id, pem) = try Self.generate(algorithm)
         try FileSystem.makeDirectory(path, mode: 0o700)
         try writeDurably(Array(pem.utf8), to: "\(path)/\(id).pem", mode: 0o600)
         try KeyringDirectory.activate(id, in: path)
         return id
     }
 
-    /// Removes a key that no longer signs; tokens it signed stop verifying.
     public func retire(_ id: String) throws {
         guard let (keys, active) = try load(), keys.contains(where: { $0.id == id }) else {
             throw Failure(description: "no signing key \(id) in \(path)")
@@ -68,6 +68,16 @@ public struct SigningKeys: Sendable {
         guard id != active else { throw Failure(description: "key \(id) is the active key; add a new one first") }
         FileSystem.remove("\(path)/\(id).pem")
         try FileSystem.syncDirectory(path)
+    }
+
+    /// A new private key in PEM, and its id.
+    static func generate(_ algorithm: Algorithm) throws -> (id: String, pem: String) {
+        let pem =
+            switch algorithm {
+            case .es256: P256.Signing.PrivateKey().pemRepresentation
+            case .rs256: try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation
+            }
+        return (try identify(pem, file: "new key").0, pem)
     }
 
     /// The key id is derived from the public key (the first 16 hex digits of its SHA-256), so it names the key.

@@ -3,8 +3,8 @@ import JWTKit
 import Logging
 import Synchronization
 
-/// Issues and checks the registry's signed tokens (JWT, ES256 or RS256). The keys come from a `SigningKeys`
-/// directory, reread by `reload()`, so that a key added by `wharf auth rotate-signing-key` signs within moments.
+/// Issues and checks the registry's signed tokens (JWT, ES256 or RS256). The keys come from a `SigningKeyStore`,
+/// reread by `reload()`, so that a key added by `wharf auth rotate-signing-key` signs within moments.
 public final class TokenService: Sendable {
     public struct Settings: Sendable, Equatable {
         public var issuer = "wharf"
@@ -13,9 +13,8 @@ public final class TokenService: Sendable {
         public var lifetime: Duration = .seconds(300)
         public var refreshLifetime: Duration = .seconds(30 * 86400)
         public var algorithm = SigningKeys.Algorithm.es256
-        public var keyDirectory: String
 
-        public init(keyDirectory: String) { self.keyDirectory = keyDirectory }
+        public init() {}
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -29,26 +28,28 @@ public final class TokenService: Sendable {
     }
 
     public let settings: Settings
+    private let store: any SigningKeyStore
     private let keys: Mutex<Keys>
+    /// When a token named a key this instance does not know, which another instance may have just added.
+    private let lastUnknownKey = Mutex<ContinuousClock.Instant?>(nil)
     /// Tokens already verified, until they expire or the keys change: a client sends the same token with every
     /// request of a pull, and a signature check costs more than the rest of a manifest GET.
     private let verified = Mutex([String: TokenClaims]())
     private let logger: Logger
 
-    public init(settings: Settings, logger: Logger) async throws {
+    public init(settings: Settings, keys store: any SigningKeyStore, logger: Logger) async throws {
         self.settings = settings
+        self.store = store
         self.logger = logger
-        let directory = SigningKeys(path: settings.keyDirectory)
-        if try directory.load() == nil {
-            let id = try directory.addActiveKey(settings.algorithm)
-            logger.notice("created a token signing key", metadata: ["kid": "\(id)", "dir": "\(settings.keyDirectory)"])
+        if let id = try await store.ensureKey(settings.algorithm) {
+            logger.notice("created a token signing key", metadata: ["kid": "\(id)", "in": "\(store.location)"])
         }
-        keys = Mutex(try await Self.load(directory))
+        keys = Mutex(try await Self.load(store))
     }
 
-    /// Rereads the key directory.
+    /// Rereads the keys.
     public func reload() async throws {
-        let loaded = try await Self.load(SigningKeys(path: settings.keyDirectory))
+        let loaded = try await Self.load(store)
         let changed = keys.withLock { keys in
             defer { keys = loaded }
             return keys.active != loaded.active || keys.algorithms != loaded.algorithms
@@ -81,9 +82,12 @@ public final class TokenService: Sendable {
         if let claims = verified.withLock({ $0[token] }), claims.use == use, claims.exp.value > Date() {
             return claims
         }
+        let header = try Self.header(token)
+        if let kid = header.kid, keys.withLock({ $0.algorithms[kid] == nil }), unknownKeyMayBeNew() {
+            try? await reload()  // failing, the token fails as one of an unknown key
+        }
         let (collection, algorithms) = keys.withLock { ($0.collection, $0.algorithms) }
         // The header must name one of our keys and that key's algorithm: no `alg: none`, no algorithm swaps.
-        let header = try Self.header(token)
         guard let kid = header.kid, let expected = algorithms[kid], header.alg == expected else {
             throw Invalid(description: "token not signed by a key of this registry")
         }
@@ -96,6 +100,16 @@ public final class TokenService: Sendable {
             verified[token] = claims
         }
         return claims
+    }
+
+    /// At most once a second, so that tokens with made-up key ids cannot make every request reread the keys.
+    private func unknownKeyMayBeNew() -> Bool {
+        let now = ContinuousClock.now
+        return lastUnknownKey.withLock { last in
+            guard last.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+            last = now
+            return true
+        }
     }
 
     private struct Header: Decodable {
@@ -113,9 +127,9 @@ public final class TokenService: Sendable {
         return try JSONDecoder().decode(Header.self, from: data)
     }
 
-    private static func load(_ directory: SigningKeys) async throws -> Keys {
-        guard let (keys, active) = try directory.load() else {
-            throw Invalid(description: "no token signing keys in \(directory.path)")
+    private static func load(_ store: any SigningKeyStore) async throws -> Keys {
+        guard let (keys, active) = try await store.load() else {
+            throw Invalid(description: "no token signing keys in \(store.location)")
         }
         let collection = JWTKeyCollection()
         var algorithms = [String: String]()

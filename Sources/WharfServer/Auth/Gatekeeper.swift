@@ -67,7 +67,7 @@ struct Gatekeeper: Sendable {
         if authorization.lowercased().hasPrefix("bearer "), let tokens {
             let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
             guard let claims = try? await tokens.verify(token, use: .access),
-                let identity = authenticator.current(name: claims.subject, kind: claims.kind)
+                let identity = await authenticator.current(name: claims.subject, kind: claims.kind)
             else {
                 throw .unauthorized(
                     "invalid or expired token",

@@ -49,7 +49,7 @@ struct TokenEndpoint: Sendable {
         case "refresh_token":
             guard let token = form["refresh_token"]?.first,
                 let claims = try? await tokens.verify(token, use: .refresh),
-                let current = gate.authenticator.current(name: claims.subject, kind: claims.kind)
+                let current = await gate.authenticator.current(name: claims.subject, kind: claims.kind)
             else { throw AuthDenial.unauthorized("invalid or expired refresh token", challenge: challenge()) }
             identity = current
             auth = "refresh-token"

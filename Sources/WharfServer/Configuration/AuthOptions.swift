@@ -5,7 +5,7 @@ import WharfAuth
 ///
 ///     auth:
 ///       enabled: true
-///       dir: /var/lib/wharf/auth          # identities.db and token-keys/; default <dataDir>/auth
+///       dir: /var/lib/wharf/auth          # identities.db and token-keys/ (on PostgreSQL, its tables); default <dataDir>/auth
 ///       htpasswd: /etc/wharf/htpasswd     # bcrypt entries, beside Wharf's own users
 ///       groups: { team-a: [alice, "robot$ci"] }
 ///       anonymousPull: ["public/**"]
@@ -130,8 +130,8 @@ public struct AuthOptions: Sendable, Equatable {
         return AccessPolicy(rules: rules, anonymousPull: anonymousPull)
     }
 
-    func tokenSettings(directory: String) -> TokenService.Settings {
-        var settings = TokenService.Settings(keyDirectory: directory + "/token-keys")
+    var tokenSettings: TokenService.Settings {
+        var settings = TokenService.Settings()
         settings.issuer = issuer
         settings.service = service
         settings.lifetime = tokenLifetime

@@ -12,7 +12,7 @@ package struct ManifestRecord: Sendable, Equatable {
 /// The metadata store: repositories, blob links, manifests, tags, referrers and upload sessions, with the same
 /// schema and transactions on SQLite (the data directory's `wharf.db`) and on PostgreSQL (a cluster's).
 package final class MetadataStore: Sendable {
-    let database: any SQLDatabase
+    package let database: any SQLDatabase
 
     package init(database: any SQLDatabase) {
         self.database = database

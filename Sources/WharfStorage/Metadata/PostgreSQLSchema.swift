@@ -159,6 +159,36 @@ package enum PostgreSQLSchema {
             )
             """,
             "CREATE INDEX charts_manifest ON charts(repository_id, manifest_digest)",
+            // Access control's, shared by every instance (WharfAuth's IdentityStore and SigningKeyTable).
+            """
+            CREATE TABLE users (
+                name TEXT COLLATE "C" PRIMARY KEY,
+                passwordHash TEXT NOT NULL,
+                groups TEXT NOT NULL,
+                created BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE robots (
+                name TEXT COLLATE "C" PRIMARY KEY,
+                secretHash TEXT NOT NULL,
+                groups TEXT NOT NULL,
+                description TEXT NOT NULL,
+                created BIGINT NOT NULL,
+                expires BIGINT,
+                disabled BOOLEAN NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE signing_keys (
+                id TEXT COLLATE "C" PRIMARY KEY,
+                algorithm TEXT NOT NULL,
+                pem TEXT NOT NULL,
+                active BOOLEAN NOT NULL
+            )
+            """,
+            // At most one active key.
+            "CREATE UNIQUE INDEX signing_keys_active ON signing_keys(active) WHERE active",
         ]
     ]
 
