@@ -5,9 +5,12 @@
 #   scripts/s3-server.sh start DIR [S3_PORT]   prints the endpoint; the access and secret keys are S3_ACCESS_KEY and
 #                                              S3_SECRET_KEY (defaults below), for any region, path-style
 #   scripts/s3-server.sh stop DIR              stops what start started there (by the pids it wrote)
+#   scripts/s3-server.sh stop-gateway DIR      stops only the gateway: an S3 outage, the stored objects kept
+#   scripts/s3-server.sh start-gateway DIR     starts it again, on the same port
 set -euo pipefail
-command=${1:?usage: $0 start|stop DIR [S3_PORT]}
-dir=${2:?usage: $0 start|stop DIR [S3_PORT]}
+usage="usage: $0 start|stop|stop-gateway|start-gateway DIR [S3_PORT]"
+command=${1:?$usage}
+dir=${2:?$usage}
 
 # Stops one daemon by its pid file: TERM, up to 10 s, then KILL.
 stop_daemon() {
@@ -30,7 +33,10 @@ if [ "$command" = stop ]; then
   stop_daemon mon.a
   exit 0
 fi
-[ "$command" = start ] || { echo "usage: $0 start|stop DIR [S3_PORT]" >&2; exit 2; }
+if [ "$command" = stop-gateway ]; then
+  stop_daemon client.rgw.s3
+  exit 0
+fi
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 s3_port=${3:-$(free_port)}
@@ -42,6 +48,14 @@ retry() { # TRIES COMMAND...: until it succeeds, 0.25 s apart
   echo "s3-server.sh: gave up waiting for: $*; logs in $dir/log" >&2
   exit 1
 }
+
+if [ "$command" = start-gateway ]; then
+  radosgw -c "$dir/ceph.conf" -n client.rgw.s3
+  s3_port=$(sed -n 's/^rgw frontends = beast endpoint=127.0.0.1:\([0-9]*\)$/\1/p' "$dir/ceph.conf")
+  retry 480 curl -sf -o /dev/null "http://127.0.0.1:$s3_port/"
+  exit 0
+fi
+[ "$command" = start ] || { echo "$usage" >&2; exit 2; }
 
 mkdir -p "$dir"/{mon,osd/0,run,log,rgw}
 trap 'echo "s3-server.sh: line $LINENO failed: $BASH_COMMAND" >&2; "$0" stop "$dir"' ERR  # leave nothing running

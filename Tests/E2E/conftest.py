@@ -1,5 +1,6 @@
 """End-to-end fixtures: a live `wharf serve` on a free loopback port, and scratch directories."""
 
+import base64
 import os
 import shutil
 import socket
@@ -99,10 +100,8 @@ def s3_endpoint(tmp_path_factory):
     if os.environ.get("WHARF_TEST_S3"):
         yield os.environ["WHARF_TEST_S3"]
         return
-    directory = tmp_path_factory.mktemp("s3")
-    script = str(ROOT / "scripts" / "s3-server.sh")
-    yield run(script, "start", directory).stdout.strip()
-    run(script, "stop", directory)
+    with s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server.url
 
 
 S3_ACCESS_KEY = os.environ.get("S3_ACCESS_KEY", "WHARFTESTACCESS")
@@ -157,6 +156,20 @@ def postgres_server():
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@contextmanager
+def s3_server(directory: Path):
+    """An S3 server of scripts/s3-server.sh in `directory`, with `url`, and `stop_gateway()` and `start_gateway()`
+    for an outage that keeps the stored objects."""
+    script = str(ROOT / "scripts" / "s3-server.sh")
+    server = SimpleNamespace(url=run(script, "start", directory).stdout.strip(),
+                             stop_gateway=lambda: run(script, "stop-gateway", directory),
+                             start_gateway=lambda: run(script, "start-gateway", directory))
+    try:
+        yield server
+    finally:
+        run(script, "stop", directory)
+
+
 def postgres_env(url: str, migrate=True) -> dict:
     """The environment that puts a server's metadata in a new database of the PostgreSQL server at `url`, migrated
     by `wharf migrate` unless `migrate` is false."""
@@ -177,15 +190,28 @@ def psql(url: str, sql: str, database="postgres") -> str:
 def registry(tmp_path_factory, request):
     """The session's server. With `WHARF_E2E_STORAGE=s3` its blobs live in a bucket of the run's S3 server, and with
     `WHARF_E2E_METADATA=postgres` its metadata in a database of the run's PostgreSQL server, so that the same client
-    tests prove those stores (scripts/test.sh runs a set of them on both)."""
+    tests prove those stores. `WHARF_E2E_CLUSTER=N` makes it N instances on both behind nginx (scripts/test.sh runs
+    the client tests so)."""
     env = {}
-    if os.environ.get("WHARF_E2E_STORAGE") == "s3":
+    instances = int(os.environ.get("WHARF_E2E_CLUSTER", "0"))
+    if instances or os.environ.get("WHARF_E2E_STORAGE") == "s3":
         env |= s3_env(request.getfixturevalue("s3_endpoint"), new_bucket_name())
-    if os.environ.get("WHARF_E2E_METADATA") == "postgres":
+    if instances or os.environ.get("WHARF_E2E_METADATA") == "postgres":
         env |= postgres_env(request.getfixturevalue("postgres_url"))
-    server = Server(tmp_path_factory.mktemp("wharf") / "data", extra_env=env)
+    if instances:
+        from cluster import Cluster
+        # One master key for all, as each instance reads what the others encrypted.
+        server = Cluster(tmp_path_factory.mktemp("cluster"), env | {"WHARF_ENCRYPTION_KEY": encryption_key()},
+                         instances)
+    else:
+        server = Server(tmp_path_factory.mktemp("wharf") / "data", extra_env=env)
     yield server
     server.stop()
+
+
+def encryption_key() -> str:
+    """A new master key, as `WHARF_ENCRYPTION_KEY` takes it."""
+    return base64.b64encode(os.urandom(32)).decode()
 
 
 @pytest.fixture

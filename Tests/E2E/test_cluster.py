@@ -1,57 +1,22 @@
-"""A cluster: three `wharf serve` instances sharing an S3 bucket (Ceph RGW) and a PostgreSQL database, behind nginx
-(round robin, so consecutive requests of one upload land on different instances). The module starts its own
-PostgreSQL, which one test stops and starts again."""
+"""A cluster of three instances (`cluster.Cluster`) on an S3 bucket and a PostgreSQL database, behind nginx. The module
+starts its own RGW and PostgreSQL, which tests stop and start again."""
 
 import base64
 import json
 import os
 import re
-import subprocess
 import time
 import urllib.error
-import urllib.request
-from types import SimpleNamespace
 
 import pytest
 
-from conftest import (Server, free_port, new_bucket_name, postgres_env, postgres_server, require, run, s3_env,
-                      wharf_binary)
+from cluster import Cluster
+from conftest import (Server, encryption_key, new_bucket_name, postgres_env, postgres_server, require, run, s3_env,
+                      s3_server, wharf_binary)
 from images import Layout, sha256
 from test_s3_storage import chunked_upload, http
 
 SEGMENT = 8 << 20
-NGINX = """
-{user}
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{}}
-http {{
-    access_log {dir}/access.log;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    upstream wharf {{
-        {servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        client_max_body_size 0;
-        proxy_request_buffering off;
-        proxy_buffering off;
-        location / {{
-            proxy_pass http://wharf;
-            proxy_http_version 1.1;
-            proxy_set_header Host $http_host;
-            proxy_set_header Connection "";
-            # An instance that refuses the connection never saw the request: the next one takes it.
-            proxy_next_upstream error timeout non_idempotent;
-        }}
-    }}
-}}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -61,32 +26,19 @@ def postgres():
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, s3_endpoint, postgres):
-    root = tmp_path_factory.mktemp("cluster")
-    env = {**s3_env(s3_endpoint, new_bucket_name()), **postgres_env(postgres.url), "WHARF_GC_GRACE": "1s",
+def rgw(tmp_path_factory):
+    with s3_server(tmp_path_factory.mktemp("rgw")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, rgw, postgres):
+    env = {**s3_env(rgw.url, new_bucket_name()), **postgres_env(postgres.url), "WHARF_GC_GRACE": "1s",
            # One key for the cluster, as every instance must read what any other encrypted.
-           "WHARF_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode()}
-    instances = [Server(root / f"node{n}", extra_env=env) for n in range(3)]
-    port = free_port()
-    (root / "lb").mkdir()
-    conf = root / "lb" / "nginx.conf"
-    conf.write_text(NGINX.format(
-        user="user root;" if os.geteuid() == 0 else "", dir=root / "lb", port=port,
-        servers="\n        ".join(f"server {i.host} max_fails=1 fail_timeout=60s;" for i in instances)))
-    nginx = subprocess.Popen([require("nginx"), "-p", root / "lb", "-c", conf, "-g", "daemon off;"])
-    lb = SimpleNamespace(url=f"http://127.0.0.1:{port}", host=f"127.0.0.1:{port}")
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(lb.url + "/v2/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield SimpleNamespace(lb=lb, instances=instances, env=env)
-    nginx.terminate()
-    nginx.wait()
-    for instance in instances:
-        if instance.process.poll() is None:
-            instance.stop()
+           "WHARF_ENCRYPTION_KEY": encryption_key()}
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"), env)
+    yield cluster
+    cluster.stop()
 
 
 def skopeo(*args):
@@ -108,10 +60,10 @@ def test_a_push_spread_over_instances_reads_back_from_each(cluster, work):
     layout = Layout(work / "src")
     layout.image({"a.txt": b"cluster\n"}, big_layer=3 << 20, tag="v1")
     skopeo("copy", "--preserve-digests", "--dest-tls-verify=false", f"oci:{layout.path}:v1",
-           f"docker://{cluster.lb.host}/team/app:v1")
+           f"docker://{cluster.host}/team/app:v1")
     # An upload whose POST, PATCHes and PUT each go to the next instance.
     data = os.urandom(2 * SEGMENT + 12345)
-    digest = chunked_upload(cluster.lb, "team/app", data, 3 << 20)
+    digest = chunked_upload(cluster, "team/app", data, 3 << 20)
     for instance in cluster.instances:
         assert http(instance, "GET", f"/v2/team/app/blobs/{digest}")[2] == data
         assert json.loads(http(instance, "GET", "/v2/team/app/tags/list")[2])["tags"] == ["v1"]
@@ -121,7 +73,7 @@ def test_a_push_spread_over_instances_reads_back_from_each(cluster, work):
 
 def test_an_instance_killed_mid_upload_loses_nothing_acknowledged(cluster, work):
     data = os.urandom(3 * SEGMENT)
-    status, headers, _ = http(cluster.lb, "POST", "/v2/team/crash/blobs/uploads/")
+    status, headers, _ = http(cluster, "POST", "/v2/team/crash/blobs/uploads/")
     assert status == 202
     location = headers["Location"]
     chunk = 4 << 20
@@ -129,12 +81,12 @@ def test_an_instance_killed_mid_upload_loses_nothing_acknowledged(cluster, work)
         if start == 2 * chunk:
             cluster.instances[0].kill()  # with a session open, whichever instance wrote it last
         part = data[start:start + chunk]
-        status, headers, _ = http(cluster.lb, "PATCH", location, part, {
+        status, headers, _ = http(cluster, "PATCH", location, part, {
             "Content-Type": "application/octet-stream", "Content-Range": f"{start}-{start + len(part) - 1}"})
         assert status == 202 and headers["Range"] == f"0-{start + len(part) - 1}"
         location = headers["Location"]
     digest = sha256(data)
-    assert http(cluster.lb, "PUT", f"{location}{'&' if '?' in location else '?'}digest={digest}")[0] == 201
+    assert http(cluster, "PUT", f"{location}{'&' if '?' in location else '?'}digest={digest}")[0] == 201
     for instance in cluster.instances[1:]:
         assert http(instance, "GET", f"/v2/team/crash/blobs/{digest}")[2] == data
     # The killed instance comes back on its port and serves what the others committed meanwhile.
@@ -149,7 +101,7 @@ def test_garbage_collected_on_one_instance_after_a_delete_on_another(cluster, wo
     drop_desc = drop.image({"drop.txt": os.urandom(4096)}, tag="v1")
     for layout, repo in ((keep, "gc/keep"), (drop, "gc/drop")):
         skopeo("copy", "--preserve-digests", "--dest-tls-verify=false", f"oci:{layout.path}:v1",
-               f"docker://{cluster.lb.host}/{repo}:v1")
+               f"docker://{cluster.host}/{repo}:v1")
     manifest = json.loads((drop.path / "blobs" / "sha256" / drop_desc["digest"][7:]).read_bytes())
     layer = manifest["layers"][0]["digest"]
     a, b, c = cluster.instances
@@ -180,7 +132,7 @@ def test_users_robots_and_signing_keys_are_the_clusters(tmp_path, s3_endpoint, p
     config = tmp_path / "wharf.yaml"
     config.write_text(AUTH)
     env = {**s3_env(s3_endpoint, new_bucket_name()), **postgres_env(postgres.url),
-           "WHARF_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode()}
+           "WHARF_ENCRYPTION_KEY": encryption_key()}
 
     def wharf(*args, **kwargs):
         return run(wharf_binary(), *args, "--config", config, "--data-dir", tmp_path / "cli",
@@ -250,7 +202,7 @@ def test_a_database_outage_is_a_503_and_the_cluster_resumes(cluster, postgres, w
     postgres.stop()
     try:
         with pytest.raises(urllib.error.HTTPError) as outage:
-            http(cluster.lb, "POST", "/v2/team/outage/blobs/uploads/")
+            http(cluster, "POST", "/v2/team/outage/blobs/uploads/")
         assert outage.value.code == 503
         assert json.loads(outage.value.read())["errors"][0]["message"] == "the metadata database is unavailable"
     finally:
@@ -260,5 +212,28 @@ def test_a_database_outage_is_a_503_and_the_cluster_resumes(cluster, postgres, w
     layout = Layout(work / "after")
     layout.image({"after.txt": b"after the outage\n"}, tag="v1")
     skopeo("copy", "--preserve-digests", "--dest-tls-verify=false", f"oci:{layout.path}:v1",
-           f"docker://{cluster.lb.host}/team/outage:v1")
+           f"docker://{cluster.host}/team/outage:v1")
     assert len(pull_digests(cluster.instances[2].host, "team/outage:v1", work)) == 3
+
+
+def test_an_object_storage_outage_is_a_503_and_the_cluster_resumes(cluster, rgw, tmp_path):
+    kept = os.urandom(1000)
+    assert http(cluster, "POST", f"/v2/team/s3-outage/blobs/uploads/?digest={sha256(kept)}", kept)[0] == 201
+    rgw.stop_gateway()
+    try:
+        later = os.urandom(1000)
+        for method, path, body in (("GET", f"/v2/team/s3-outage/blobs/{sha256(kept)}", None),
+                                   ("POST", f"/v2/team/s3-outage/blobs/uploads/?digest={sha256(later)}", later)):
+            with pytest.raises(urllib.error.HTTPError) as outage:
+                http(cluster, method, path, body)
+            assert outage.value.code == 503
+            assert json.loads(outage.value.read())["errors"][0]["message"] == "the object storage is unavailable"
+    finally:
+        rgw.start_gateway()
+    # Back without a restart: what was stored reads on every instance, and pushes go on.
+    for instance in cluster.instances:
+        assert http(instance, "GET", f"/v2/team/s3-outage/blobs/{sha256(kept)}")[2] == kept
+    assert http(cluster, "POST", f"/v2/team/s3-outage/blobs/uploads/?digest={sha256(later)}", later)[0] == 201
+    # Nothing the outage touched is damaged.
+    checked = run(wharf_binary(), "fsck", "--data-dir", tmp_path, env=dict(os.environ, **cluster.env))
+    assert "fsck: no damage found" in checked.stdout, checked.stdout

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import WharfCore
 
 /// Where a bucket is and how to reach it.
 package struct S3Endpoint: Sendable, Equatable {
@@ -24,7 +25,7 @@ package struct S3Endpoint: Sendable, Equatable {
     }
 }
 
-/// An error answer of S3, with its code (`NoSuchKey`, `NoSuchUpload`, …), or a request that got no answer.
+/// An error answer of S3, with its code (`NoSuchKey`, `NoSuchUpload`, …). A request that got no answer is a 503.
 package struct S3Error: Error, CustomStringConvertible {
     package let operation: String
     package let status: Int
@@ -289,8 +290,11 @@ package final class S3Client: Sendable {
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: .minutes(30))
+        } catch let error as RegistryError {
+            throw error  // the body's own: a size limit, a digest, a client that went away
         } catch {
-            throw S3Error(operation: operation, status: 0, code: "Unreachable", message: "\(error)")
+            throw RegistryError(
+                .internalError, status: 503, "the object storage is unavailable", detail: "S3 \(operation): \(error)")
         }
         guard accept.contains(response.status.code) else { throw try await Self.error(response, operation: operation) }
         return response
