@@ -165,3 +165,46 @@ def test_a_wrong_secret_stops_the_server_at_start_with_s3s_words(tmp_path, s3_en
     with pytest.raises(RuntimeError) as failed:
         Server(tmp_path / "data", extra_env=env)
     assert "SignatureDoesNotMatch" in str(failed.value) or "InvalidAccessKeyId" in str(failed.value), failed.value
+
+
+def test_redirected_blob_gets_are_served_by_the_bucket(tmp_path, s3_endpoint, work):
+    """`storage.redirect` with encryption off: a blob GET is a 307 to a presigned URL of the object, which needs no
+    credentials and takes a Range; HEAD, manifests and P2P agents' GETs are still Wharf's, and skopeo pulls through
+    the redirects."""
+    import requests
+    env = {**s3_env(s3_endpoint, new_bucket_name()), "WHARF_STORAGE_REDIRECT": "on", "WHARF_ENCRYPTION": "off"}
+    server = Server(tmp_path / "data", extra_env=env)
+    try:
+        data = os.urandom(100_000)
+        blob = f"{server.url}/v2/team/redirect/blobs/{sha256(data)}"
+        assert requests.post(f"{server.url}/v2/team/redirect/blobs/uploads/?digest={sha256(data)}", data=data,
+                             timeout=10).status_code == 201
+        answer = requests.get(blob, allow_redirects=False, timeout=10)
+        assert answer.status_code == 307 and answer.headers["Docker-Content-Digest"] == sha256(data)
+        location = answer.headers["Location"]
+        assert location.startswith(s3_endpoint + "/") and "X-Amz-Expires=300" in location
+        assert requests.get(location, timeout=10).content == data
+        ranged = requests.get(location, headers={"Range": "bytes=10-19"}, timeout=10)
+        assert ranged.status_code == 206 and ranged.content == data[10:20]
+        assert requests.get(location.replace("X-Amz-Signature=", "X-Amz-Signature=0"), timeout=10).status_code == 403
+        agent = requests.get(blob, headers={"Wharf-P2P-Agent": "1"}, allow_redirects=False, timeout=10)
+        assert agent.status_code == 200 and agent.content == data  # P2P agents fetch from Wharf itself
+        head = requests.head(blob, allow_redirects=False, timeout=10)
+        assert head.status_code == 200 and head.headers["Content-Length"] == str(len(data))
+        assert requests.get(f"{server.url}/v2/team/other/blobs/{sha256(data)}", allow_redirects=False,
+                            timeout=10).status_code == 404  # another repository may not read it: no URL either
+
+        layout = Layout(work / "src")
+        layout.image({"a.txt": b"redirected\n"}, big_layer=1 << 20, tag="v1")
+        skopeo = [require("skopeo"), "--insecure-policy", "copy", "--preserve-digests"]
+        run(*skopeo, "--dest-tls-verify=false", f"oci:{layout.path}:v1", f"docker://{server.host}/team/app:v1")
+        run(*skopeo, "--src-tls-verify=false", f"docker://{server.host}/team/app:v1", f"oci:{work / 'dst'}:v1")
+        for path in (work / "dst" / "blobs" / "sha256").iterdir():
+            assert sha256(path.read_bytes()) == "sha256:" + path.name
+    finally:
+        server.stop()
+
+    # Encrypted objects are not the blob's bytes: the combination is refused at start, saying why.
+    with pytest.raises(RuntimeError) as refused:
+        Server(tmp_path / "again", extra_env={**env, "WHARF_ENCRYPTION": "on"})
+    assert "storage.redirect needs encryption off" in str(refused.value)

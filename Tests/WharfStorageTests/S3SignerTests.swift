@@ -21,6 +21,22 @@ import Testing
         #expect(headers.first { $0.0 == "x-amz-date" }?.1 == "20130524T000000Z")
     }
 
+    /// The presigned URL of the same documentation (a GET of `test.txt` for 86400 s), its parameters sorted.
+    @Test func theDocumentedPresignedURLSignsTheSame() {
+        let signer = S3Signer(
+            credentials: .init(accessKey: "AKIAIOSFODNN7EXAMPLE", secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            region: "us-east-1")
+        let query = signer.presign(
+            host: "examplebucket.s3.amazonaws.com", path: "/test.txt", expires: .seconds(86400),
+            date: Date(timeIntervalSince1970: 1_369_353_600))
+        #expect(
+            S3Signer.canonicalQuery(query)
+                == "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3"
+                + "%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400"
+                + "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+                + "&X-Amz-SignedHeaders=host")
+    }
+
     @Test func pathsAndQueriesAreEncodedAsS3SignsThem() {
         #expect(S3Signer.encodePath("/b/a b/ü+%=&~.txt") == "/b/a%20b/%C3%BC%2B%25%3D%26~.txt")
         #expect(

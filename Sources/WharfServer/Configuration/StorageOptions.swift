@@ -14,6 +14,8 @@ import WharfStorage
 ///         secretKey: …                      # or WHARF_S3_SECRET_KEY, AWS_SECRET_ACCESS_KEY
 ///         pathStyle: true                   # false: virtual-hosted (bucket.host), as AWS prefers
 ///         caFile: /etc/wharf/s3-ca.pem      # the certificates to trust, else the system's
+///       redirect: true                      # blob GETs answer 307 to the object, signed for 5 minutes; needs
+///                                           # encryption off (an encrypted object is not the blob's bytes)
 public struct StorageOptions: Sendable, Equatable {
     public enum Driver: String, Sendable, Equatable { case filesystem, s3 }
 
@@ -26,6 +28,7 @@ public struct StorageOptions: Sendable, Equatable {
     public var secretKey: String?
     public var pathStyle = true
     public var caFile: String?
+    public var redirect = false
 
     public init() {}
 
@@ -42,10 +45,12 @@ public struct StorageOptions: Sendable, Equatable {
         }
         var driver: String?
         var s3: S3?
+        var redirect: Bool?
     }
 
     mutating func apply(_ file: File) throws {
         if let driver = file.driver { self.driver = try Self.driver(driver, "storage.driver") }
+        if let redirect = file.redirect { self.redirect = redirect }
         guard let s3 = file.s3 else { return }
         if let endpoint = s3.endpoint { self.endpoint = endpoint }
         if let region = s3.region { self.region = region }
@@ -59,7 +64,7 @@ public struct StorageOptions: Sendable, Equatable {
 
     /// `WHARF_STORAGE_DRIVER`, `WHARF_S3_ENDPOINT`, `WHARF_S3_REGION`, `WHARF_S3_BUCKET`, `WHARF_S3_PREFIX`,
     /// `WHARF_S3_ACCESS_KEY` and `WHARF_S3_SECRET_KEY` (else AWS's own variables), `WHARF_S3_PATH_STYLE` (on/off) and
-    /// `WHARF_S3_CA_FILE`.
+    /// `WHARF_S3_CA_FILE`, `WHARF_STORAGE_REDIRECT` (on/off).
     mutating func apply(environment: [String: String]) throws {
         if let driver = environment["WHARF_STORAGE_DRIVER"] { self.driver = try Self.driver(driver, "WHARF_STORAGE_DRIVER") }
         if let endpoint = environment["WHARF_S3_ENDPOINT"] { self.endpoint = endpoint }
@@ -72,10 +77,16 @@ public struct StorageOptions: Sendable, Equatable {
             self.pathStyle = try WharfConfiguration.onOff(pathStyle, "WHARF_S3_PATH_STYLE")
         }
         if let path = environment["WHARF_S3_CA_FILE"] { caFile = path }
+        if let redirect = environment["WHARF_STORAGE_REDIRECT"] {
+            self.redirect = try WharfConfiguration.onOff(redirect, "WHARF_STORAGE_REDIRECT")
+        }
     }
 
     func validate() throws {
-        guard driver == .s3 else { return }
+        guard driver == .s3 else {
+            guard !redirect else { throw WharfConfiguration.Invalid(description: "storage.redirect needs storage.driver s3") }
+            return
+        }
         guard let bucket, !bucket.isEmpty else { throw WharfConfiguration.Invalid(description: "storage.s3.bucket is not set") }
         guard accessKey?.isEmpty == false, secretKey?.isEmpty == false else {
             throw WharfConfiguration.Invalid(
@@ -96,8 +107,12 @@ public struct StorageOptions: Sendable, Equatable {
             endpoint: S3Endpoint(
                 url: endpoint ?? "https://s3.\(region).amazonaws.com", bucket: bucket, region: region, pathStyle: pathStyle,
                 caFile: caFile),
-            credentials: S3Credentials(accessKey: accessKey, secretKey: secretKey), prefix: prefix)
+            credentials: S3Credentials(accessKey: accessKey, secretKey: secretKey), prefix: prefix,
+            redirect: redirect ? Self.redirectLifetime : nil)
     }
+
+    /// Long enough for a client to follow the redirect; a download that started goes on past it.
+    static let redirectLifetime = Duration.seconds(300)
 
     private static func driver(_ text: String, _ field: String) throws -> Driver {
         guard let driver = Driver(rawValue: text) else {

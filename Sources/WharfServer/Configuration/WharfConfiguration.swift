@@ -210,6 +210,11 @@ public struct WharfConfiguration: Sendable, Equatable {
         guard ["text", "json"].contains(logFormat) else { throw Invalid(description: "log format must be text or json") }
         guard maxManifestBytes > 0, maxBlobBytes >= 0 else { throw Invalid(description: "limits must be positive") }
         try storage.validate()
+        if storage.redirect, encryptionEnabled {
+            throw Invalid(
+                description: "storage.redirect needs encryption off: an encrypted object is not the blob's bytes, and only "
+                    + "Wharf can decrypt it")
+        }
         try metadata.validate()
         try audit.validate()
         try auth.validate()

@@ -10,6 +10,11 @@ extension DistributionAPI {
     static let readChunkSize = 1 << 20
 
     func getBlob(_ request: Request, _ name: RepositoryName, _ digest: Digest, includeBody: Bool) async throws -> Response {
+        // P2P agents fetch pieces from Wharf itself: they count what the origin serves, and follow no redirect.
+        if includeBody, request.headers[.wharfP2PAgent] == nil, let location = try await registry.blobRedirect(name, digest) {
+            return Response(
+                status: .temporaryRedirect, headers: [.location: location, .dockerContentDigest: digest.description])
+        }
         // GET opens the file up front (one metadata read, which also checks the size on disk); HEAD reads no file.
         let file = includeBody ? try await registry.openBlob(name, digest) : nil
         let size: Int64

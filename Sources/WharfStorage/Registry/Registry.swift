@@ -42,11 +42,14 @@ package struct ObjectStorageSettings: Sendable {
     package var credentials: S3Credentials
     /// Put before every key, such as `registry/`.
     package var prefix: String
+    /// Blob GETs answer with a redirect to the object, signed for this long (plain-text objects only).
+    package var redirect: Duration?
 
-    package init(endpoint: S3Endpoint, credentials: S3Credentials, prefix: String) {
+    package init(endpoint: S3Endpoint, credentials: S3Credentials, prefix: String, redirect: Duration? = nil) {
         self.endpoint = endpoint
         self.credentials = credentials
         self.prefix = prefix
+        self.redirect = redirect
     }
 }
 
@@ -153,6 +156,14 @@ package final class Registry: Sendable {
     }
 
     // MARK: Blobs
+
+    /// Where a client may fetch the blob itself, when blob GETs redirect (`storage.redirect`): a URL of the object,
+    /// signed for a short while. nil when they do not. Checked as `blobSize` checks it: the repository may read it.
+    package func blobRedirect(_ repository: RepositoryName, _ digest: Digest) async throws -> String? {
+        guard let lifetime = configuration.objectStorage?.redirect, let store = blobs as? S3BlobStore else { return nil }
+        _ = try await blobSize(repository, digest)
+        return store.s3.presignedURL(store.key(of: digest), expires: lifetime)
+    }
 
     /// The size of a blob the repository may read.
     package func blobSize(_ repository: RepositoryName, _ digest: Digest) async throws -> Int64 {

@@ -162,6 +162,13 @@ package final class S3Client: Sendable {
         }
     }
 
+    /// A URL that reads `key` without credentials until `expires` from now.
+    package func presignedURL(_ key: String, expires: Duration) -> String {
+        let path = (endpoint.pathStyle ? "/\(endpoint.bucket)" : "") + "/" + key
+        let query = S3Signer.canonicalQuery(signer.presign(host: host, path: path, expires: expires))
+        return "\(scheme)://\(host)\(S3Signer.encodePath(path))?\(query)"
+    }
+
     private func copySource(_ key: String) -> String { S3Signer.encodePath("/\(endpoint.bucket)/\(key)") }
 
     /// The body of a 200 that may still carry an error (copies and completions can fail after their status line).

@@ -49,9 +49,7 @@ package struct S3Signer: Sendable {
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/s3/aws4_request"
         let toSign = "AWS4-HMAC-SHA256\n\(stamp)\n\(scope)\n\(SHA256.hash(data: Array(canonical.utf8)).hex)"
-        var key = SymmetricKey(data: Array("AWS4\(credentials.secretKey)".utf8))
-        for part in [day, region, "s3", "aws4_request"] { key = SymmetricKey(data: Self.hmac(key, part)) }
-        let signature = Self.hmac(key, toSign).hexString
+        let signature = Self.hmac(signingKey(day), toSign).hexString
         return [
             ("x-amz-date", stamp), ("x-amz-content-sha256", payloadHash),
             (
@@ -59,6 +57,28 @@ package struct S3Signer: Sendable {
                 "AWS4-HMAC-SHA256 Credential=\(credentials.accessKey)/\(scope),SignedHeaders=\(names),Signature=\(signature)"
             ),
         ]
+    }
+
+    /// The query parameters that let anyone holding the URL `GET` `path` until `expires` from `date` (SigV4 query
+    /// signing): no header but `host` is signed, so any client may follow it.
+    package func presign(host: String, path: String, expires: Duration, date: Date = Date()) -> [(String, String)] {
+        let (day, stamp) = Self.stamps(date)
+        let scope = "\(day)/\(region)/s3/aws4_request"
+        let query = [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "\(credentials.accessKey)/\(scope)"),
+            ("X-Amz-Date", stamp), ("X-Amz-Expires", String(expires.components.seconds)), ("X-Amz-SignedHeaders", "host"),
+        ]
+        let canonical = [
+            "GET", Self.encodePath(path), Self.canonicalQuery(query), "host:\(host)\n", "host", Self.unsignedPayload,
+        ].joined(separator: "\n")
+        let toSign = "AWS4-HMAC-SHA256\n\(stamp)\n\(scope)\n\(SHA256.hash(data: Array(canonical.utf8)).hex)"
+        return query + [("X-Amz-Signature", Self.hmac(signingKey(day), toSign).hexString)]
+    }
+
+    private func signingKey(_ day: String) -> SymmetricKey {
+        var key = SymmetricKey(data: Array("AWS4\(credentials.secretKey)".utf8))
+        for part in [day, region, "s3", "aws4_request"] { key = SymmetricKey(data: Self.hmac(key, part)) }
+        return key
     }
 
     /// The query string as sent and as signed: each name and value encoded, sorted by name then value.
