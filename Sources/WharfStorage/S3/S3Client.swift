@@ -111,6 +111,24 @@ package final class S3Client: Sendable {
             headers: range.map { [("Range", "bytes=\($0.lowerBound)-\($0.upperBound)")] } ?? [], accept: [200, 206])
     }
 
+    /// The object's first `count` bytes (all of a shorter one) and its whole size, in one request; nil when there
+    /// is no such object.
+    package func head(of key: String, count: Int) async throws -> (bytes: ByteBuffer, size: Int64)? {
+        let response = try await send(
+            "GET", key: key, operation: "GetObject", headers: [("Range", "bytes=0-\(count - 1)")], accept: [200, 206, 404, 416])
+        let bytes = try await response.body.collect(upTo: max(count, 1 << 16))
+        switch response.status.code {
+        case 404: return nil
+        case 416: return (bytes: ByteBuffer(), size: 0)  // an empty object: no byte 0 to start at
+        case 206:
+            // `Content-Range: bytes 0-175/4096`: the size follows the slash.
+            guard let total = response.headers.first(name: "Content-Range")?.split(separator: "/").last.flatMap({ Int64($0) })
+            else { throw S3Error(operation: "GetObject", status: 206, code: "NoContentRange", message: key) }
+            return (bytes, total)
+        default: return (bytes, Int64(bytes.readableBytes))  // 200: the whole object, shorter than the range
+        }
+    }
+
     /// The object's size, or nil when there is no such object.
     package func size(of key: String) async throws -> Int64? {
         let response = try await send("HEAD", key: key, operation: "HeadObject", accept: [200, 404])
