@@ -169,12 +169,7 @@ struct S3Uploads: UploadStore {
     private func withClaim(
         _ repository: RepositoryName, _ id: String, _ body: (inout S3UploadState) async throws -> After
     ) async throws -> S3UploadState {
-        var state: S3UploadState
-        switch try await metadata.claimUpload(id: id, repository: repository, for: Self.claimSeconds) {
-        case .unknown: throw RegistryError.blobUploadUnknown(id)
-        case .busy: throw RegistryError.blobUploadInvalid("another request is writing to this upload", status: 409)
-        case .claimed(let text): state = try S3UploadState.decode(text)
-        }
+        var state = try await claim(repository, id)
         do {
             if try await body(&state) == .open { try await metadata.releaseUpload(id: id, state: state.encoded()) }
             return state
@@ -185,6 +180,22 @@ struct S3Uploads: UploadStore {
             throw error
         }
     }
+
+    /// The session's state, claimed for this request. A claim held elsewhere is waited for a little: a client's retry
+    /// through a load balancer can arrive before the instance serving the request it cut off has noticed and let go.
+    private func claim(_ repository: RepositoryName, _ id: String) async throws -> S3UploadState {
+        let deadline = ContinuousClock.now + Self.busyWait
+        while true {
+            switch try await metadata.claimUpload(id: id, repository: repository, for: Self.claimSeconds) {
+            case .unknown: throw RegistryError.blobUploadUnknown(id)
+            case .claimed(let text): return try S3UploadState.decode(text)
+            case .busy where ContinuousClock.now < deadline: try await Task.sleep(for: .milliseconds(50))
+            case .busy: throw RegistryError.blobUploadInvalid("another request is writing to this upload", status: 409)
+            }
+        }
+    }
+
+    static let busyWait = Duration.seconds(3)
 
     /// Ends a session whose bytes do not hash to the digest the client named: nothing of it is kept.
     private func mismatch(_ id: String, state: S3UploadState, digest: Digest) async throws -> Never {
