@@ -29,7 +29,7 @@ package struct S3BlobStore: BlobStore {
     package func open(_ digest: Digest, size: Int64) async throws -> (any BlobReader)? {
         let key = key(of: digest)
         // The header and the object's size in one request: an encrypted blob's open is one round trip, as a plain one's.
-        guard let (head, stored) = try await s3.head(of: key, count: BlobHeader.size) else { return nil }
+        guard let (head, stored) = try await s3.firstBytes(of: key, count: BlobHeader.size) else { return nil }
         if stored == size { return S3BlobObject(s3: s3, key: key, digest: digest, size: size, dataKey: nil) }
         guard stored == EncryptedLayout.fileSize(plaintext: size) else {
             throw RegistryError.internalError("blob \(digest) has an unexpected size in the bucket")

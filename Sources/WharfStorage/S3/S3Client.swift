@@ -113,7 +113,7 @@ package final class S3Client: Sendable {
 
     /// The object's first `count` bytes (all of a shorter one) and its whole size, in one request; nil when there
     /// is no such object.
-    package func head(of key: String, count: Int) async throws -> (bytes: ByteBuffer, size: Int64)? {
+    package func firstBytes(of key: String, count: Int) async throws -> (bytes: ByteBuffer, size: Int64)? {
         let response = try await send(
             "GET", key: key, operation: "GetObject", headers: [("Range", "bytes=0-\(count - 1)")], accept: [200, 206, 404, 416])
         let bytes = try await response.body.collect(upTo: max(count, 1 << 16))
@@ -182,9 +182,16 @@ package final class S3Client: Sendable {
 
     /// A URL that reads `key` without credentials until `expires` from now.
     package func presignedURL(_ key: String, expires: Duration) -> String {
-        let path = (endpoint.pathStyle ? "/\(endpoint.bucket)" : "") + "/" + key
+        let path = path(key)
         let query = S3Signer.canonicalQuery(signer.presign(host: host, path: path, expires: expires))
         return "\(scheme)://\(host)\(S3Signer.encodePath(path))?\(query)"
+    }
+
+    /// The request path of `key` (nil: the bucket), not yet percent-encoded: path-style names the bucket first.
+    private func path(_ key: String?) -> String {
+        var path = endpoint.pathStyle ? "/\(endpoint.bucket)" : ""
+        if let key { path += "/" + key }
+        return path.isEmpty ? "/" : path
     }
 
     private func copySource(_ key: String) -> String { S3Signer.encodePath("/\(endpoint.bucket)/\(key)") }
@@ -298,9 +305,7 @@ package final class S3Client: Sendable {
         headers: [(String, String)] = [], body: HTTPClientRequest.Body? = nil, payload: [UInt8]? = nil,
         accept: Set<UInt> = [200]
     ) async throws -> HTTPClientResponse {
-        var path = endpoint.pathStyle ? "/\(endpoint.bucket)" : ""
-        if let key { path += "/" + key }
-        if path.isEmpty { path = "/" }
+        let path = self.path(key)
         let queryString = S3Signer.canonicalQuery(query)
         var request = HTTPClientRequest(
             url: "\(scheme)://\(host)\(S3Signer.encodePath(path))\(queryString.isEmpty ? "" : "?" + queryString)")
