@@ -124,14 +124,14 @@ auth:
 """
 
 
-def test_users_robots_and_signing_keys_are_the_clusters(tmp_path, s3_endpoint, postgres):
+def test_users_robots_and_signing_keys_are_the_clusters(tmp_path, rgw, postgres):
     """With access control on, identities and token keys live in PostgreSQL: what `wharf users`, `wharf robots` and
     `wharf auth` change through any instance's configuration holds on every instance, and a token one signs opens
     the others."""
     import requests
     config = tmp_path / "wharf.yaml"
     config.write_text(AUTH)
-    env = {**s3_env(s3_endpoint, new_bucket_name()), **postgres_env(postgres.url),
+    env = {**s3_env(rgw.url, new_bucket_name()), **postgres_env(postgres.url),
            "WHARF_ENCRYPTION_KEY": encryption_key()}
 
     def wharf(*args, **kwargs):
