@@ -63,6 +63,7 @@ let package = Package(
             name: "WharfAudit",
             dependencies: [
                 "WharfCore",
+                "WharfStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -216,6 +217,8 @@ let package = Package(
             name: "WharfAuditTests",
             dependencies: [
                 "WharfAudit",
+                "WharfStorage",
+                "WharfTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -111,8 +111,16 @@ public enum WharfServer {
         let metrics = RegistryMetrics()
         var audit: RequestAudit?
         if configuration.audit.enabled {
-            let log = try AuditLog(
-                settings: configuration.audit.settings(directory: configuration.auditDirectory), logger: logger)
+            let settings = configuration.audit.settings(directory: configuration.auditDirectory)
+            let database = registry.metadata.database
+            // On a cluster, each instance writes its own chain into the shared database.
+            let log =
+                database.dialect == .postgres
+                ? try AuditLog(
+                    settings: settings, database: database,
+                    instance: AuditTable.instanceID(configured: configuration.audit.instance, directory: settings.directory),
+                    logger: logger)
+                : try AuditLog(settings: settings, logger: logger)
             audit = RequestAudit(log: log, logger: logger)
         }
         var services = [any Service]()

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Logging
 import WharfAudit
 import WharfServer
+import WharfStorage
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -143,51 +145,78 @@ struct Audit: AsyncParsableCommand {
         }
     }
 
-    struct Verify: ParsableCommand {
+    struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check that no record was edited, removed, inserted or reordered.",
-            discussion: "Exits 0 when the log is intact, 1 when it is not (each problem is printed with where it is).")
+            discussion: """
+                Exits 0 when the log is intact, 1 when it is not (each problem is printed with where it is). On a \
+                cluster (metadata.driver: postgres) and without --dir, every instance's chain in the database is checked.
+                """)
 
         @OptionGroup var store: StoreOptions
         @Option(help: ArgumentHelp("The audit directory or a copy of it (default: the configuration's).", valueName: "dir"))
         var dir: String?
 
-        func run() throws {
-            let directory = try dir ?? store.configuration().auditDirectory
-            let result = try AuditVerifier.verify(directory: directory)
+        func run() async throws {
+            let configuration = try store.configuration()
+            var intact = true
+            if dir == nil, let database = try configuration.clusterDatabase(logger: Logger(label: "wharf")) {
+                let chains = try await AuditVerifier.verify(database: database)
+                try await database.close()
+                for (instance, result) in chains { intact = report(result, "instance \(instance)") && intact }
+                print("audit verify: \(chains.count) instances, " + (intact ? "intact" : "damaged"))
+            } else {
+                let result = try AuditVerifier.verify(directory: dir ?? configuration.auditDirectory)
+                intact = report(result, "\(result.segments) segments")
+            }
+            if !intact { throw ExitCode(1) }
+        }
+
+        /// Prints what was found in one chain; returns whether it is intact.
+        private func report(_ result: AuditVerification, _ chain: String) -> Bool {
             for note in result.notes { print("note: \(note)") }
             for problem in result.problems.prefix(100) { print("PROBLEM: \(problem)") }
             if result.problems.count > 100 { print("... and \(result.problems.count - 100) more problems") }
             let range = result.firstSeq.map { "records \($0)-\(result.lastSeq ?? $0)" } ?? "no records"
             print(
-                "audit verify: \(result.segments) segments, \(result.records) records (\(range)), "
+                "audit verify: \(chain), \(result.records) records (\(range)), "
                     + (result.isIntact ? "intact; last hash \(result.lastHash ?? "-")" : "\(result.problems.count) problems"))
-            if !result.isIntact { throw ExitCode(1) }
+            return result.isIntact
         }
     }
 
-    struct Export: ParsableCommand {
+    struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the stored records of a time range as JSON lines, oldest first.",
-            discussion: "Each line is the record as stored, with its sequence number and the hash of the one before.")
+            discussion: """
+                Each line is the record as stored, with its sequence number and the hash of the one before. On a \
+                cluster (metadata.driver: postgres) and without --dir, the records of every instance, in the order \
+                they were stored.
+                """)
 
         @OptionGroup var store: StoreOptions
         @Option(help: ArgumentHelp("The audit directory (default: the configuration's).", valueName: "dir")) var dir: String?
         @Option(help: "From this time (inclusive): a UTC time, a date or an age (24h).") var since: String?
         @Option(help: "Until this time (exclusive).") var until: String?
 
-        func run() throws {
-            let directory = try dir ?? store.configuration().auditDirectory
-            let low = try since.map { AuditTime.parse(try Query.time($0)) }
-            let high = try until.map { AuditTime.parse(try Query.time($0)) }
+        func run() async throws {
+            let configuration = try store.configuration()
+            let low = try since.map { AuditTime.parse(try Query.time($0)) } ?? nil
+            let high = try until.map { AuditTime.parse(try Query.time($0)) } ?? nil
             var buffer = Data()
-            try AuditExport.forEachLine(directory: directory, since: low ?? nil, until: high ?? nil) { line in
+            func write(_ line: ArraySlice<UInt8>) {
                 buffer.append(contentsOf: line)
                 buffer.append(0x0a)
                 if buffer.count >= 1 << 20 {
                     FileHandle.standardOutput.write(buffer)
                     buffer.removeAll(keepingCapacity: true)
                 }
+            }
+            if dir == nil, let database = try configuration.clusterDatabase(logger: Logger(label: "wharf")) {
+                try await AuditTable.forEachLine(database: database, since: low, until: high, write)
+                try await database.close()
+            } else {
+                try AuditExport.forEachLine(directory: dir ?? configuration.auditDirectory, since: low, until: high, write)
             }
             FileHandle.standardOutput.write(buffer)
         }

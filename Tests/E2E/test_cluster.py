@@ -11,8 +11,8 @@ import urllib.error
 import pytest
 
 from cluster import Cluster
-from conftest import (Server, encryption_key, new_bucket_name, postgres_env, postgres_server, require, run, s3_env,
-                      s3_server, wharf_binary)
+from conftest import (Server, encryption_key, new_bucket_name, postgres_env, postgres_server, psql, require, run,
+                      s3_env, s3_server, wharf_binary)
 from images import Layout, sha256
 from test_s3_storage import chunked_upload, http
 
@@ -113,6 +113,49 @@ def test_garbage_collected_on_one_instance_after_a_delete_on_another(cluster, wo
         http(c, "GET", f"/v2/gc/drop/blobs/{layer}")
     assert missing.value.code == 404
     assert len(pull_digests(c.host, "gc/keep:v1", work)) == 3
+
+
+def test_the_audit_log_covers_every_instance(cluster, postgres, tmp_path):
+    """Each instance writes its own hash-chained records into PostgreSQL, the one killed and restarted in an earlier
+    test included: the query API of any instance answers for all of them, `wharf audit verify` checks every chain,
+    `wharf audit export` reads them all, and a record edited in the database is found, with its instance named."""
+    blob = os.urandom(2000)
+    digest = sha256(blob)
+    for instance in cluster.instances:
+        assert http(instance, "POST", f"/v2/audit/app/blobs/uploads/?digest={digest}", blob)[0] == 201
+        assert http(instance, "GET", f"/v2/audit/app/blobs/{digest}")[2] == blob
+    time.sleep(0.5)  # a read's record waits up to the flush interval (100 ms) on the instance that served it
+    chains = set()
+    for instance in cluster.instances:
+        records = json.loads(http(instance, "GET", "/api/v1/audit?repository=audit/app&limit=1000")[2])["records"]
+        assert sorted(r["action"] for r in records) == ["pull-blob"] * 3 + ["push-blob"] * 3
+        chains |= {r["instance"] for r in records}
+    assert len(chains) == 3
+    # Nothing of it is in an instance's data directory but the id of its chain.
+    for instance in cluster.instances:
+        assert sorted(p.name for p in (instance.data_dir / "audit").iterdir()) == ["instance"]
+        assert (instance.data_dir / "audit" / "instance").read_text() in chains
+
+    env = dict(os.environ, **cluster.env)
+    cli = ["--data-dir", tmp_path / "cli"]
+    verified = run(wharf_binary(), "audit", "verify", *cli, env=env).stdout
+    assert verified.count(", intact; last hash ") >= 3 and "instances, intact" in verified, verified
+    exported = [json.loads(line) for line in run(wharf_binary(), "audit", "export", *cli, env=env).stdout.splitlines()]
+    assert {r["instance"] for r in exported if r.get("repository") == "audit/app"} == chains
+
+    database = cluster.env["WHARF_POSTGRES_URL"].rsplit("/", 1)[1]
+    edited = psql(postgres.url, """UPDATE audit_records SET line = replace(line, '"status":200', '"status":404')
+        WHERE id = (SELECT min(id) FROM audit_records WHERE repository = 'audit/app' AND action = 'pull-blob')
+        RETURNING instance, seq""", database=database).split("\n")[0]
+    instance, seq = edited.split("|")
+    try:
+        damaged = run(wharf_binary(), "audit", "verify", *cli, env=env, check=False)
+        assert damaged.returncode == 1
+        assert f"PROBLEM: instance {instance} line " in damaged.stdout
+        assert f"does not chain to the record before it (record {seq})" in damaged.stdout
+    finally:
+        psql(postgres.url, f"""UPDATE audit_records SET line = replace(line, '"status":404', '"status":200')
+            WHERE instance = '{instance}' AND seq = {seq}""", database=database)
 
 
 AUTH = """

@@ -168,7 +168,7 @@ struct AuditChainTests {
             #expect(result.notes.contains { $0.contains("retention removed the records before it") })
             // The retention record is indexed like any other.
             let log = try openLog(directory)
-            let page = try log.page(
+            let page = try await log.page(
                 {
                     var filter = AuditFilter(); filter.action = "audit-retention"; return filter
                 }())

@@ -15,11 +15,11 @@ struct AuditQueryTests {
     }
 
     /// All pages of a filter, following cursors; the seqs in the order given.
-    static func allPages(_ log: AuditLog, _ filter: AuditFilter) throws -> [UInt64] {
+    static func allPages(_ log: AuditLog, _ filter: AuditFilter) async throws -> [UInt64] {
         var filter = filter
         var seqs: [UInt64] = []
         while true {
-            let page = try log.page(filter)
+            let page = try await log.page(filter)
             seqs += page.lines.map { AuditLine.header($0[...])!.seq }
             guard let next = page.next else { return seqs }
             #expect(page.lines.count == filter.limit)
@@ -38,11 +38,11 @@ struct AuditQueryTests {
             }
             for round in 0..<2 {
                 let log = try openLog(directory)
-                #expect(try log.index.count() == Self.count)
+                #expect(try (log.storage as! SegmentStorage).index.count() == Self.count)
                 var filter = AuditFilter()
                 filter.limit = 1000
                 filter.repository = "repo-5"
-                #expect(try Self.allPages(log, filter) == expected { $0.repository == "repo-5" })
+                #expect(try await Self.allPages(log, filter) == expected { $0.repository == "repo-5" })
 
                 filter = AuditFilter()
                 filter.limit = 250
@@ -50,7 +50,7 @@ struct AuditQueryTests {
                 filter.action = "push-blob"
                 filter.status = "4xx"
                 #expect(
-                    try Self.allPages(log, filter)
+                    try await Self.allPages(log, filter)
                         == expected { $0.actor == "user-3" && $0.action == "push-blob" && $0.status == 404 })
 
                 filter = AuditFilter()
@@ -59,17 +59,17 @@ struct AuditQueryTests {
                 filter.until = baseTime + 45_000
                 filter.status = "500"
                 #expect(
-                    try Self.allPages(log, filter)
+                    try await Self.allPages(log, filter)
                         == expected { $0.timeMillis >= filter.since! && $0.timeMillis < filter.until! && $0.status == 500 })
 
                 // Newest first, the first page of everything, with each record's fields as written.
                 filter = AuditFilter()
                 filter.limit = 3
-                let page = try log.page(filter)
+                let page = try await log.page(filter)
                 #expect(try page.lines.map { try decode($0).seq } == [100_000, 99_999, 99_998])
                 #expect(try decode(page.lines[0]).id == "request-100000" && page.next == 99_998)
                 #expect(
-                    try log.page(
+                    try await log.page(
                         {
                             var none = AuditFilter(); none.repository = "nope"; return none
                         }()
@@ -118,12 +118,12 @@ struct AuditQueryTests {
             filter.status = "4xx"
             filter.limit = 7
             #expect(
-                try Self.allPages(log, filter)
+                try await Self.allPages(log, filter)
                     == expected { $0.repository == "repo-5" && $0.action == "push-blob" && $0.status == 404 })
             filter = AuditFilter()
             filter.since = baseTime + 1000
             filter.until = baseTime + 1200
-            #expect(try Self.allPages(log, filter) == expected { (1000..<1200).contains($0.timeMillis - baseTime) })
+            #expect(try await Self.allPages(log, filter) == expected { (1000..<1200).contains($0.timeMillis - baseTime) })
         }
     }
 }

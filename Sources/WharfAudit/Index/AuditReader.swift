@@ -19,7 +19,7 @@ public final class AuditReader {
         do {
             index = try AuditIndex(path: scratch + "/index.db")
             // The head is what `verify` compares against; a query does not need it.
-            try AuditLog.index(segments, numbers: try segments.numbers(), after: nil, into: index, head: (0, ""))
+            try SegmentStorage.index(segments, numbers: try segments.numbers(), after: nil, into: index, head: (0, ""))
         } catch {
             try? FileManager.default.removeItem(atPath: scratch)
             throw error
@@ -30,6 +30,6 @@ public final class AuditReader {
 
     /// One page of records matching `filter`, newest first.
     public func page(_ filter: AuditFilter) throws -> AuditPage {
-        try AuditLog.page(filter, index: index, segments: segments)
+        try SegmentStorage.page(filter, index: index, segments: segments)
     }
 }

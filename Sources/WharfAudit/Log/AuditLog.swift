@@ -3,16 +3,18 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import WharfStorage
 
 /// The append-only, hash-chained audit log. Requests hand it events; one writer thread gives each its sequence
-/// number and the hash of the record before, appends them to the newest segment, fsyncs, and indexes them.
+/// number and the hash of the record before and stores them durably: in the segments of its directory, or in
+/// PostgreSQL on a cluster (`AuditStorage`).
 ///
 /// A write's record (`recordDurably`) is on disk before the call returns. A read's record (`record`) waits in
 /// memory for at most `flushInterval`, together with every other record that arrived meanwhile (group commit):
 /// a crash loses at most that window of reads.
 public final class AuditLog: Sendable {
     public let settings: AuditSettings
-    let index: AuditIndex
+    let storage: any AuditStorage
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
@@ -28,24 +30,37 @@ public final class AuditLog: Sendable {
         var closed = false
     }
 
-    /// Opens the log, repairs a torn tail, brings the index up to date and starts the writer thread.
-    public init(settings: AuditSettings, logger: Logger) throws {
+    /// Opens the log in `settings.directory`, repairs a torn tail, brings the index up to date and starts the
+    /// writer thread.
+    public convenience init(settings: AuditSettings, logger: Logger) throws {
+        let storage = try SegmentStorage(settings: settings, logger: logger)
+        try self.init(settings: settings, storage: storage, logger: logger)
+        for event in storage.recoveryEvents { record(event) }
+    }
+
+    /// Opens the log of one instance of a cluster, in the cluster's PostgreSQL database (see `AuditTable`).
+    package convenience init(settings: AuditSettings, database: any SQLDatabase, instance: String, logger: Logger) throws {
+        try self.init(
+            settings: settings, storage: AuditTable(database: database, instance: instance, settings: settings), logger: logger)
+    }
+
+    init(settings: AuditSettings, storage: any AuditStorage, logger: Logger) throws {
         self.settings = settings
+        self.storage = storage
         self.logger = logger
-        let writer = try SegmentWriter(settings: settings)
-        if let note = writer.recoveryNote { logger.warning("audit log recovered", metadata: ["detail": "\(note)"]) }
-        index = try Self.openIndex(writer.segments, logger: logger)
-        let missing = try Self.reconcile(index, with: writer, logger: logger)
         var forwarders: [any AuditForwarder] = []
         if let path = settings.forwardFile { forwarders.append(try FileForwarder(path: path)) }
         if let target = settings.forwardSyslog { forwarders.append(try SyslogForwarder(target)) }
-        if let note = writer.recoveryNote { record(.system(.recovered, note)) }
-        if let missing { record(.system(.gap, missing)) }
-        let loop = WriterLoop(log: self, writer: writer, forwarders: forwarders)
+        let loop = WriterLoop(log: self, storage: storage, forwarders: forwarders)
         Thread.detachNewThread {
             Thread.current.name = "wharf-audit"
             loop.run()
         }
+    }
+
+    /// One page of records matching `filter`, newest first (on a cluster, of every instance).
+    public func page(_ filter: AuditFilter) async throws -> AuditPage {
+        try await storage.page(filter)
     }
 
     /// Records a read: written within `flushInterval`. The caller's thread encodes it (see `AuditBatch`).
@@ -153,10 +168,10 @@ extension AuditLog: Service {
     }
 }
 
-/// The writer thread: batches, appends, indexes, answers waiters, forwards, rotates and applies retention.
+/// The writer thread: batches, appends, answers waiters, forwards and applies retention.
 private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread, and used only there
     let log: AuditLog
-    let writer: SegmentWriter
+    let storage: any AuditStorage
     let forwarders: [any AuditForwarder]
 
     func run() {
@@ -181,7 +196,7 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
                 log.signalStopped()
                 return
             }
-            if ContinuousClock.now - lastRetention > .seconds(600) {
+            if storage.retentionDue || ContinuousClock.now - lastRetention > .seconds(600) {
                 lastRetention = .now
                 applyRetention()
             }
@@ -189,23 +204,10 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
     }
 
     private func write(_ records: AuditBatch) throws {
-        var written: [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] = []
-        var sealed = false
-        if writer.isDue(now: AuditTime.nowMillis()) {
-            written += try writer.seal()
-            sealed = true
-        }
-        written += try writer.append(records)
-        defer { if sealed { applyRetention() } }
-        do {
-            try log.index.insert(written.map(\.row), head: (writer.nextSeq - 1, writer.lastHash))
-        } catch {
-            // The records are durable; the index catches up from the segments when the log is next opened.
-            log.log.error("cannot index audit records", metadata: ["error": "\(error)"])
-        }
+        let lines = try storage.append(records)
         for forwarder in forwarders {
             do {
-                try forwarder.forward(written.map(\.line))
+                try forwarder.forward(lines)
             } catch {
                 log.log.warning("cannot forward audit records", metadata: ["error": "\(error)"])
             }
@@ -214,9 +216,9 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
 
     private func applyRetention() {
         do {
-            guard let (numbers, event) = try log.expiredSegments(current: writer.number) else { return }
-            try write(AuditBatch(event))  // the record that explains the gap goes first
-            try log.removeSegments(numbers)
+            guard let retention = try storage.retention(now: AuditTime.nowMillis()) else { return }
+            try write(AuditBatch(retention.record))  // the record that explains the gap goes first
+            try retention.remove()
         } catch {
             log.log.error("audit retention failed", metadata: ["error": "\(error)"])
         }

@@ -13,11 +13,13 @@ import WharfCore
 enum AuditLine {
     static let genesis = String(repeating: "0", count: 64)
 
-    /// Appends the start of a line, which chains it: `{"seq":N,"prev":"<hash>` (its body closes the quote).
-    static func encodeHeader(seq: UInt64, prev: String, into out: inout [UInt8]) {
+    /// Appends the start of a line, which chains it: `{"seq":N,"prev":"<hash>` (its body closes the quote), and on a
+    /// cluster `","instance":"<id>`, the chain the record belongs to.
+    static func encodeHeader(seq: UInt64, prev: String, instance: String? = nil, into out: inout [UInt8]) {
         raw(#"{"seq":"#, &out)
         decimal(seq, &out)
         field(#","prev":""#, prev, &out)
+        if let instance { field(#"","instance":""#, instance, &out) }
     }
 
     /// Appends the rest of the record's line (without its newline): everything after the header.
@@ -87,7 +89,13 @@ enum AuditLine {
     static func time(_ line: ArraySlice<UInt8>) -> String? {
         let key = Array(#","time":""#.utf8)
         guard let header = header(line) else { return nil }
-        let start = line.startIndex + #"{"seq":,"prev":""#.utf8.count + String(header.seq).utf8.count + 65
+        var start = line.startIndex + #"{"seq":,"prev":""#.utf8.count + String(header.seq).utf8.count + 65
+        let instanceKey = Array(#","instance":""#.utf8)
+        if line[start...].starts(with: instanceKey),
+            let close = line[(start + instanceKey.count)...].firstIndex(of: UInt8(ascii: "\""))
+        {
+            start = close + 1
+        }
         guard line[start...].starts(with: key), line.endIndex - start >= key.count + 24 else { return nil }
         return String(decoding: line[(start + key.count)..<(start + key.count + 24)], as: UTF8.self)
     }

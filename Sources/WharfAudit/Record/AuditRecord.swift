@@ -2,6 +2,8 @@
 public struct AuditRecord: Decodable, Sendable, Equatable {
     public let seq: UInt64
     public let prev: String
+    /// The instance whose chain holds the record, on a cluster.
+    public let instance: String?
     public let time: String
     public let id: String
     public let actor: String

@@ -1,4 +1,5 @@
 import Foundation
+import WharfStorage
 
 /// What `wharf audit verify` found.
 public struct AuditVerification: Sendable {
@@ -34,118 +35,91 @@ public enum AuditVerifier {
     public static func verify(directory: String) throws -> AuditVerification {
         let segments = AuditSegments(directory: directory)
         let numbers = try segments.numbers()
-        var result = AuditVerification()
-        result.segments = numbers.count
-        var expected: (seq: UInt64, hash: String)?
-        var firstPrev: String?
-        var anchors: Set<String> = []
-        let head = try indexHead(segments)
-        var headHash: String?
+        var walk = ChainWalk(head: try indexHead(segments))
         for (position, number) in numbers.enumerated() {
             let name = segments.name(number)
             if position > 0, numbers[position - 1] != number - 1 {
-                result.problems.append(
-                    .init(
-                        segment: name, line: 0, seq: nil,
-                        message: "segments \(numbers[position - 1] + 1)-\(number - 1) are missing"))
-            }
-            func problem(_ line: Int, _ seq: UInt64?, _ message: String) {
-                result.problems.append(.init(segment: name, line: line, seq: seq, message: message))
+                walk.problem(.init(name: name, line: 0), nil, "segments \(numbers[position - 1] + 1)-\(number - 1) are missing")
             }
             let file = try AuditFile(path: segments.path(number), writable: false)
             var lineNumber = 0
             var sealed = false
             let end = try file.forEachLine { _, line in
                 lineNumber += 1
-                let hash = AuditLine.hash(line)
-                defer { sealed = SegmentWriter.isSeal(line) }
-                guard let header = AuditLine.header(line) else {
-                    problem(lineNumber, nil, "not an audit record")
-                    expected = expected.map { ($0.seq + 1, hash) }
-                    return true
-                }
-                if let before = expected {
-                    if header.seq != before.seq + 1 {
-                        problem(
-                            lineNumber, header.seq,
-                            "expected record \(before.seq + 1) here: records were removed, inserted or reordered")
-                    }
-                    if header.prev != before.hash {
-                        problem(
-                            lineNumber, header.seq,
-                            "does not chain to the record before it (record \(before.seq)): one of them was changed, "
-                                + "or records were removed, inserted or reordered here")
-                    }
-                } else {
-                    firstPrev = header.prev
-                    result.firstSeq = header.seq
-                }
-                if header.seq == head?.seq { headHash = hash }
-                if let anchor = retentionAnchor(line) { anchors.insert(anchor) }
-                expected = (header.seq, hash)
-                result.records += 1
+                walk.check(line, at: .init(name: name, line: lineNumber))
+                sealed = SegmentWriter.isSeal(line)
                 return true
             }
             let size = try file.size()
             if position == numbers.count - 1 {
                 if size > end {
-                    result.notes.append(
+                    walk.note(
                         "\(size - end) bytes at the end of \(name) are a record being written or torn by a crash "
                             + "(the server cuts a torn record off when it starts)")
                 }
             } else {
-                if size > end { problem(lineNumber + 1, nil, "the segment ends in a torn record") }
-                if !sealed { problem(lineNumber, expected?.seq, "the segment is not sealed: records were removed from its end") }
-            }
-        }
-        result.lastSeq = expected?.seq
-        result.lastHash = expected?.hash
-        if let firstPrev, let firstSeq = result.firstSeq,
-            let name = numbers.first.map(segments.name)
-        {
-            if firstPrev == AuditLine.genesis {
-                if firstSeq != 1 {
-                    result.problems.append(
-                        .init(segment: name, line: 1, seq: firstSeq, message: "the first record is not record 1"))
+                if size > end { walk.problem(.init(name: name, line: lineNumber + 1), nil, "the segment ends in a torn record") }
+                if !sealed {
+                    walk.problem(
+                        .init(name: name, line: lineNumber), walk.lastSeq,
+                        "the segment is not sealed: records were removed from its end")
                 }
-            } else if anchors.contains(firstPrev) {
-                result.notes.append("the log starts at record \(firstSeq): retention removed the records before it")
-            } else {
-                result.problems.append(
-                    .init(
-                        segment: name, line: 1, seq: firstSeq,
-                        message: "the log starts at record \(firstSeq) and no retention record says why earlier ones are gone"))
             }
         }
-        if let head {
-            let name = numbers.last.map(segments.name) ?? "(no segment)"
-            if head.seq > result.lastSeq ?? 0 {
-                result.problems.append(
-                    .init(
-                        segment: name, line: 0, seq: result.lastSeq,
-                        message:
-                            "the log ends at record \(result.lastSeq ?? 0) but record \(head.seq) was written: records were removed from the end"
-                    ))
-            } else if let headHash, headHash != head.hash {
-                result.problems.append(
-                    .init(segment: name, line: 0, seq: head.seq, message: "record \(head.seq) was changed after it was written"))
-            }
-        }
+        var result = walk.finish(end: .init(name: numbers.last.map(segments.name) ?? "(no segment)", line: 0))
+        result.segments = numbers.count
         return result
+    }
+
+    /// Checks every instance's chain in a cluster's PostgreSQL database (see `AuditTable`): each against itself and
+    /// its head, as `verify(directory:)` does a directory. Also reports a row whose indexed sequence number is not
+    /// its record's. The problems name the instance, and the record's place in its chain.
+    package static func verify(database: any SQLDatabase) async throws -> [(instance: String, result: AuditVerification)] {
+        let heads = try await database.read { db in
+            try db.rows(
+                """
+                SELECT i.instance, h.seq, h.hash FROM (SELECT instance FROM audit_heads UNION SELECT DISTINCT instance
+                FROM audit_records) i LEFT JOIN audit_heads h ON h.instance = i.instance ORDER BY i.instance
+                """)
+        }
+        var results: [(String, AuditVerification)] = []
+        for head in heads {
+            let instance: String = head["instance"]
+            let name = "instance \(instance)"
+            var walk = ChainWalk(
+                head: (head["seq"] as Int64?).map { (UInt64($0), head["hash"] as String) })
+            if head["seq"] as Int64? == nil { walk.problem(.init(name: name, line: 0), nil, "the chain has no head row") }
+            var after: Int64 = -1
+            var position = 0
+            while true {
+                let rows = try await database.read { [after] db in
+                    try db.rows(
+                        "SELECT seq, line FROM audit_records WHERE instance = ? AND seq > ? ORDER BY seq LIMIT 5000",
+                        [instance, after])
+                }
+                for row in rows {
+                    position += 1
+                    let line = Array((row["line"] as String).utf8)[...]
+                    let place = ChainWalk.Place(name: name, line: position)
+                    let seq: Int64 = row["seq"]
+                    if let header = AuditLine.header(line), header.seq != UInt64(seq) {
+                        walk.problem(place, header.seq, "the row is indexed as record \(seq)")
+                    }
+                    walk.check(line, at: place)
+                }
+                guard let last = rows.last, rows.count == 5000 else { break }
+                after = last["seq"]
+            }
+            var result = walk.finish(end: .init(name: name, line: 0))
+            result.segments = 1
+            results.append((instance, result))
+        }
+        return results
     }
 
     /// The newest record the index saw, when the directory has an index.
     private static func indexHead(_ segments: AuditSegments) throws -> (seq: UInt64, hash: String)? {
         guard FileManager.default.fileExists(atPath: segments.indexPath) else { return nil }
         return try AuditIndex(path: segments.indexPath).head()
-    }
-
-    /// The hash a retention record says the chain continues from.
-    private static func retentionAnchor(_ line: ArraySlice<UInt8>) -> String? {
-        guard AuditLine.contains(#""action":"audit-retention""#, in: line),
-            let record = try? JSONDecoder().decode(AuditRecord.self, from: Data(line)), let detail = record.detail,
-            let range = detail.range(of: "the chain continues from ")
-        else { return nil }
-        return String(detail[range.upperBound...].prefix(64))
     }
 }

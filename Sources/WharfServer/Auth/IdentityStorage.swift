@@ -19,12 +19,9 @@ package struct IdentityStorage: Sendable {
 
     /// The CLI's, with a connection of its own on PostgreSQL.
     package static func open(_ configuration: WharfConfiguration, logger: Logger) throws -> IdentityStorage {
-        guard var settings = configuration.metadata.postgres else {
+        guard let database = try configuration.clusterDatabase(logger: logger) else {
             return try IdentityStorage(directory: configuration.authDirectory)
         }
-        settings.connections = 1
-        let database = try PostgreSQLDatabase(settings: settings, logger: logger)
-        try PostgreSQLSchema.check(database)
         return IdentityStorage(database: database)
     }
 

@@ -11,6 +11,11 @@ import WharfAudit
 ///       segmentBytes: 67108864
 ///       retention: { maxAge: 365d, maxBytes: 10737418240 }   # "off" for either keeps everything
 ///       forward: { file: /var/log/wharf-audit.jsonl, syslog: "udp://127.0.0.1:514" }
+///       instance: wharf-0                  # on a cluster, the id of this instance's chain (default: made on first
+///                                          # start and kept in <dir>/instance)
+///
+/// On a cluster (`metadata.driver: postgres`) the records go to PostgreSQL instead of `dir`; segmentBytes and
+/// maxBytes then do not apply.
 public struct AuditOptions: Sendable, Equatable {
     public var enabled = true
     public var directory: String?
@@ -21,6 +26,7 @@ public struct AuditOptions: Sendable, Equatable {
     public var retentionBytes: Int64? = 10 << 30
     public var forwardFile: String?
     public var forwardSyslog: String?
+    public var instance: String?
 
     public init() {}
 
@@ -40,6 +46,7 @@ public struct AuditOptions: Sendable, Equatable {
         var segmentBytes: Int64?
         var retention: Retention?
         var forward: Forward?
+        var instance: String?
     }
 
     mutating func apply(_ file: File) throws {
@@ -56,11 +63,12 @@ public struct AuditOptions: Sendable, Equatable {
         }
         if let path = file.forward?.file { forwardFile = path }
         if let target = file.forward?.syslog { forwardSyslog = target }
+        if let instance = file.instance { self.instance = instance }
     }
 
     /// `WHARF_AUDIT` (on/off), `WHARF_AUDIT_DIR`, `WHARF_AUDIT_TRUSTED_PROXIES` (comma-separated),
     /// `WHARF_AUDIT_FLUSH_INTERVAL`, `WHARF_AUDIT_SEGMENT_BYTES`, `WHARF_AUDIT_RETENTION_AGE`,
-    /// `WHARF_AUDIT_RETENTION_BYTES`, `WHARF_AUDIT_FORWARD_FILE`, `WHARF_AUDIT_FORWARD_SYSLOG`.
+    /// `WHARF_AUDIT_RETENTION_BYTES`, `WHARF_AUDIT_FORWARD_FILE`, `WHARF_AUDIT_FORWARD_SYSLOG`, `WHARF_AUDIT_INSTANCE`.
     mutating func apply(environment: [String: String]) throws {
         if let value = environment["WHARF_AUDIT"] { enabled = try WharfConfiguration.onOff(value, "WHARF_AUDIT") }
         if let dir = environment["WHARF_AUDIT_DIR"] { directory = dir }
@@ -81,6 +89,7 @@ public struct AuditOptions: Sendable, Equatable {
         }
         if let path = environment["WHARF_AUDIT_FORWARD_FILE"] { forwardFile = path }
         if let target = environment["WHARF_AUDIT_FORWARD_SYSLOG"] { forwardSyslog = target }
+        if let instance = environment["WHARF_AUDIT_INSTANCE"] { self.instance = instance }
     }
 
     func validate() throws {
@@ -90,6 +99,9 @@ public struct AuditOptions: Sendable, Equatable {
         }
         if let target = forwardSyslog, !target.hasPrefix("udp://"), !target.hasPrefix("unix://") {
             throw WharfConfiguration.Invalid(description: "audit.forward.syslog must be udp://HOST:PORT or unix:///PATH")
+        }
+        if let instance, instance.isEmpty || instance.count > 128 || !instance.allSatisfy(AuditTable.isInstanceCharacter) {
+            throw WharfConfiguration.Invalid(description: "audit.instance must be 1-128 letters, digits, '.', '_' or '-'")
         }
     }
 

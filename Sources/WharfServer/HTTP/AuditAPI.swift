@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import NIOPosix
 import WharfAudit
 import WharfCore
 
@@ -23,7 +22,7 @@ struct AuditAPI: Sendable {
         // Answer with every request made before this one, reads and upload steps included (a full disk only
         // leaves them out).
         try? await log.flush()
-        let page = try await NIOThreadPool.singleton.runIfActive { try log.page(filter) }
+        let page = try await log.page(filter)
         let body = ByteBuffer(bytes: page.json)
         var headers = DistributionAPI.jsonHeaders(length: body.readableBytes)
         if let next = page.next {

@@ -8,7 +8,7 @@ import WharfCore
 /// and their pagination are in lexical order, and the charts' range lookup holds.
 package enum PostgreSQLSchema {
     /// The version this release reads and writes.
-    package static let version = 1
+    package static let version = 2
 
     /// The statements of each version, in order (PostgreSQL prepares one statement at a time).
     private static let migrations: [[String]] = [
@@ -189,7 +189,36 @@ package enum PostgreSQLSchema {
             """,
             // At most one active key.
             "CREATE UNIQUE INDEX signing_keys_active ON signing_keys(active) WHERE active",
-        ]
+        ],
+        // 2: the audit log of a cluster (WharfAudit's AuditTable): each instance's hash-chained records, in the order
+        // they were stored (`id`, the query API's cursor), and each chain's newest record.
+        [
+            """
+            CREATE TABLE audit_records (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                instance TEXT COLLATE "C" NOT NULL,
+                seq BIGINT NOT NULL,
+                time BIGINT NOT NULL,
+                actor TEXT COLLATE "C" NOT NULL,
+                action TEXT COLLATE "C" NOT NULL,
+                repository TEXT COLLATE "C",
+                status INTEGER NOT NULL,
+                line TEXT NOT NULL,
+                UNIQUE (instance, seq)
+            )
+            """,
+            "CREATE INDEX audit_records_repository ON audit_records(repository, id)",
+            "CREATE INDEX audit_records_actor ON audit_records(actor, id)",
+            "CREATE INDEX audit_records_action ON audit_records(action, id)",
+            "CREATE INDEX audit_records_time ON audit_records(time)",
+            """
+            CREATE TABLE audit_heads (
+                instance TEXT COLLATE "C" PRIMARY KEY,
+                seq BIGINT NOT NULL,
+                hash TEXT NOT NULL
+            )
+            """,
+        ],
     ]
 
     /// Brings the schema to this release's version, in one transaction: instances see the old schema or the new one.

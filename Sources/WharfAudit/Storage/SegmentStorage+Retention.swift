@@ -6,16 +6,14 @@ import Foundation
     import Darwin
 #endif
 
-extension AuditLog {
+extension SegmentStorage {
     /// The oldest sealed segments that retention removes (by age of their last record, then by the total size),
     /// and the record that says so: which segments, and the hash the chain continues from, so that `verify`
     /// accepts the log starting later. Nil when nothing is due.
-    func expiredSegments(current: Int) throws -> ([Int], AuditEvent)? {
-        let segments = AuditSegments(directory: settings.directory)
+    func expiredSegments(current: Int, now: Int64) throws -> ([Int], AuditEvent)? {
         let numbers = try segments.numbers()
         let sealed = numbers.filter { $0 < current }
         var total = numbers.reduce(Int64(0)) { $0 + segments.size($1) }
-        let now = AuditTime.nowMillis()
         var expired: [Int] = []
         for number in sealed {
             let tooOld = settings.retentionAge.map { now - lastWrite(segments.path(number)) > $0.milliseconds } ?? false
@@ -34,7 +32,6 @@ extension AuditLog {
     }
 
     func removeSegments(_ numbers: [Int]) throws {
-        let segments = AuditSegments(directory: settings.directory)
         for number in numbers { unlink(segments.path(number)) }
         AuditFile.syncDirectory(settings.directory)
         if let last = numbers.last { try index.remove(segmentsThrough: last) }

@@ -7,12 +7,8 @@ import Logging
     import Darwin
 #endif
 
-extension AuditLog {
+extension SegmentStorage {
     /// One page of records matching `filter`, newest first, read from the segments at the places the index names.
-    public func page(_ filter: AuditFilter) throws -> AuditPage {
-        try Self.page(filter, index: index, segments: AuditSegments(directory: settings.directory))
-    }
-
     static func page(_ filter: AuditFilter, index: AuditIndex, segments: AuditSegments) throws -> AuditPage {
         let (locations, more) = try index.query(filter)
         var files: [Int: AuditFile] = [:]
