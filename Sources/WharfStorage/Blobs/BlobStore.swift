@@ -22,6 +22,11 @@ package protocol BlobStore: Sendable {
     /// gate it cannot take, so the blob is moved aside first and put back if a push committed it meanwhile. Answers
     /// whether it was deleted.
     func reclaim(_ digest: Digest, unless isKnown: () async throws -> Bool) async throws -> Bool
+    /// The master key wrapping the stored blob's data key (`keys status`, and retiring a key).
+    func wrappingKey(of digest: Digest, size: Int64) async throws -> WrappingKey
+    /// Wraps the stored blob's data key with the active master key, its content untouched (key rotation). Callers
+    /// hold the commit gate.
+    func rewrap(_ digest: Digest, size: Int64) async throws -> RewrapOutcome
 }
 
 /// An open stored blob, read in ranges; an encrypted one is decrypted chunk by chunk, only the chunks a read touches.

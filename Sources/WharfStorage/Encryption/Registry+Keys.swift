@@ -45,13 +45,12 @@ extension Registry {
         }
     }
 
-    /// Key rotation and in-place encryption rewrite headers in place, which files allow and S3 objects do not.
+    /// In-place encryption renames a new file over the plain one, which S3 objects do not allow.
     private var keyFiles: FileBlobStore {
         get throws {
             guard let files else {
                 throw RegistryError(
-                    .unsupported, status: 409,
-                    "key rotation and in-place encryption need the file blob store; this registry keeps blobs in S3")
+                    .unsupported, status: 409, "in-place encryption needs the file blob store; this registry keeps blobs in S3")
             }
             return files
         }
@@ -61,18 +60,23 @@ extension Registry {
     /// re-encrypted, and pushes and pulls go on. With `newKey`, the provider first brings in a new active key.
     package func rotateKeys(newKey: Bool) async throws -> RotationReport {
         let encryption = try encryption
-        let files = try keyFiles
+        if newKey, clusterLock != nil {
+            throw RegistryError(
+                .unsupported, status: 409,
+                "every instance of a cluster must hold the same master keys: give each the new key (and the old one "
+                    + "as a previous key), restart them, then run wharf keys rotate --keep-key")
+        }
         return try await exclusiveKeyWork {
             if newKey { _ = try encryption.addActiveKey() } else { try encryption.reload() }
             let active = encryption.active
             try await self.metadata.recordMasterKey(active.id)
             self.logger.notice("key rotation started", metadata: ["active": "\(active.id)"])
             var report = RotationReport(active: active.id)
-            // A second pass catches files whose key was wrapped just before the new key became active.
+            // A second pass catches blobs whose key was wrapped just before the new key became active.
             for pass in 0..<2 {
                 try await self.forEachBlob { digest, size in
-                    let path = files.path(of: digest)
-                    switch try await blockingIO({ try Self.rewrap(path, .blob(digest, size: size), size: size, encryption) }) {
+                    // In the gate, so that a sweep cannot delete a blob being written again on S3.
+                    switch try await self.gate.shared({ try await self.blobs.rewrap(digest, size: size) }) {
                     case .rewrapped: report.rewrapped += 1
                     case .current where pass == 0: report.alreadyCurrent += 1
                     case .current, .absent: break
@@ -83,8 +87,12 @@ extension Registry {
             for attempt in 0..<50 where !pending.isEmpty {
                 if attempt > 0 { try await Task.sleep(for: .milliseconds(100)) }
                 pending = try await pending.asyncFilter { id in
-                    guard let rewrapped = try await self.rewrapUpload(id, encryption) else { return true }
-                    if rewrapped { report.rewrapped += 1 } else { report.alreadyCurrent += 1 }
+                    switch try await self.sessions.rewrap(upload: id) {
+                    case nil: return true
+                    case .rewrapped: report.rewrapped += 1
+                    case .current: report.alreadyCurrent += 1
+                    case .absent: break
+                    }
                     return false
                 }
             }
@@ -100,19 +108,18 @@ extension Registry {
     /// Which master key wraps how many blobs and upload sessions.
     package func keyStatus() async throws -> KeyStatus {
         let encryption = try encryption
-        let files = try keyFiles
         var status = KeyStatus(active: encryption.active.id)
         for id in encryption.keyIDs { status.keys[id] = 0 }
-        func count(_ path: String, _ binding: KeyBinding, size: Int64?) async throws {
-            switch try await blockingIO({ try Self.wrappingKey(path, binding, size: size, encryption) }) {
+        func count(_ key: WrappingKey, _ what: String) {
+            switch key {
             case .key(let id): status.keys[id, default: 0] += 1
             case .plain: status.unencrypted += 1
-            case .unreadable: status.unreadable.append(path)
+            case .unreadable: status.unreadable.append(what)
             case .absent: break
             }
         }
-        try await forEachBlob { digest, size in try await count(files.path(of: digest), .blob(digest, size: size), size: size) }
-        for id in try await metadata.uploadIDs() { try await count(files.uploadPath(id), .upload(id), size: nil) }
+        try await forEachBlob { digest, size in count(try await blobs.wrappingKey(of: digest, size: size), "\(digest)") }
+        for id in try await metadata.uploadIDs() { count(try await sessions.wrappingKey(ofUpload: id), "upload \(id)") }
         return status
     }
 
@@ -178,55 +185,19 @@ extension Registry {
             throw RegistryError(.denied, status: 409, "a key rotation or encryption is already running")
         }
         defer { keyWork.withLock { $0 = false } }
-        return try await body()
+        guard let database = metadata.database as? PostgreSQLDatabase else { return try await body() }
+        // On a cluster, one instance at a time.
+        guard let value = try await database.whileHolding(lock: Self.keyWorkLock, body) else {
+            throw RegistryError(.denied, status: 409, "a key rotation or encryption is already running on another instance")
+        }
+        return value
     }
+
+    /// The advisory lock of key work on PostgreSQL (the GC's is `ClusterCommitLock`'s).
+    private static let keyWorkLock: Int64 = 7_011_530_043
 
     private func forEachBlob(_ body: (Digest, Int64) async throws -> Void) async throws {
         try await metadata.forEachBlob { digest, size in try await body(try Digest(digest), size) }
-    }
-
-    /// Re-wraps an upload session's key unless a request is writing to it (nil: try again later).
-    private func rewrapUpload(_ id: String, _ encryption: BlobEncryption) async throws -> Bool? {
-        guard let taken = uploads.take(id, maintenance: true) else { return nil }
-        defer { uploads.release(id, taken) }
-        let path = try keyFiles.uploadPath(id)
-        return try await blockingIO { try Self.rewrap(path, .upload(id), size: nil, encryption) } == .rewrapped
-    }
-
-    private enum RewrapOutcome: Sendable { case rewrapped, current, absent }
-
-    /// Wraps the file's data key with the active master key, into the header's older slot.
-    private static func rewrap(_ path: String, _ binding: KeyBinding, size: Int64?, _ encryption: BlobEncryption) throws
-        -> RewrapOutcome
-    {
-        guard let file = try? FileDescriptor.open(path, flags: O_RDWR) else { return .absent }
-        defer { file.close() }
-        if let size, try file.size() == size { return .absent }  // plain text: nothing to re-wrap
-        var header = try BlobHeader(readingFrom: file)
-        let (dataKey, keyID) = try header.dataKey(binding: binding, keys: encryption)
-        let active = encryption.active
-        guard keyID != active.id else { return .current }
-        let slot = try header.wrap(dataKey, binding: binding, master: active)
-        try header.encoded(slot: slot).withUnsafeBytes { try file.write($0, at: BlobHeader.offset(ofSlot: slot)) }
-        try file.sync()
-        return .rewrapped
-    }
-
-    private enum WrappingKey: Sendable { case key(String), plain, unreadable, absent }
-
-    private static func wrappingKey(_ path: String, _ binding: KeyBinding, size: Int64?, _ encryption: BlobEncryption)
-        throws -> WrappingKey
-    {
-        guard let file = try FileDescriptor.openForReading(path) else { return .absent }
-        defer { file.close() }
-        if let size, try file.size() == size { return .plain }
-        guard let header = try? BlobHeader(readingFrom: file) else {
-            return .unreadable
-        }
-        if let (_, keyID) = try? header.dataKey(binding: binding, keys: encryption) { return .key(keyID) }
-        // A key this process does not hold still counts, so that it is not retired while in use.
-        if let newest = header.newestKeyID, encryption.key(newest) == nil { return .key(newest) }
-        return .unreadable
     }
 
     /// Writes the plain blob encrypted beside itself, checks the digest on the way, and renames it into place.

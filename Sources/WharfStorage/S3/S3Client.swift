@@ -158,26 +158,53 @@ package final class S3Client: Sendable {
         _ source: String, to key: String, size: Int64, singleLimit: Int64 = largestSingleCopy, partSize: Int64 = 1 << 30
     ) async throws {
         guard size > singleLimit else { return try await copy(source, to: key) }
+        try await multipart(key) { upload in
+            try await copyParts(source, 0..<size, into: key, upload: upload, firstNumber: 1, partSize: partSize)
+        }
+    }
+
+    /// Writes `key` anew from `first` (at least 5 MiB, S3's smallest part but the last) followed by the bytes of
+    /// `source` from `first.readableBytes` to `size`, which S3 copies itself: the object changes at once, whole.
+    package func write(_ key: String, first: ByteBuffer, thenCopying source: String, size: Int64, partSize: Int64 = 1 << 30)
+        async throws
+    {
+        try await multipart(key) { upload in
+            let etag = try await uploadPart(key, upload: upload, number: 1, buffer: first)
+            let rest = try await copyParts(
+                source, Int64(first.readableBytes)..<size, into: key, upload: upload, firstNumber: 2, partSize: partSize)
+            return [(1, etag)] + rest
+        }
+    }
+
+    /// A multipart upload of the parts `body` uploads, completed, or aborted when it fails.
+    private func multipart(_ key: String, _ body: (String) async throws -> [(number: Int, etag: String)]) async throws {
         let upload = try await startMultipart(key)
         do {
-            var parts = [(number: Int, etag: String)]()
-            for (index, start) in stride(from: Int64(0), to: size, by: Int(partSize)).enumerated() {
-                let end = min(start + partSize, size) - 1
-                let response = try await send(
-                    "PUT", key: key, query: [("partNumber", String(index + 1)), ("uploadId", upload)],
-                    operation: "UploadPartCopy",
-                    headers: [("x-amz-copy-source", copySource(source)), ("x-amz-copy-source-range", "bytes=\(start)-\(end)")])
-                let text = try await Self.answer(response, operation: "UploadPartCopy")
-                guard let etag = S3XML.values(of: "ETag", in: text).first else {
-                    throw S3Error(operation: "UploadPartCopy", status: 200, code: "NoETag", message: "part \(index + 1)")
-                }
-                parts.append((index + 1, etag))
-            }
-            try await completeMultipart(key, upload: upload, parts: parts)
+            try await completeMultipart(key, upload: upload, parts: try await body(upload))
         } catch {
             try? await abortMultipart(key, upload: upload)
             throw error
         }
+    }
+
+    /// Copies `range` of `source` into parts of `upload`, numbered from `firstNumber`, each `partSize` long but the last.
+    private func copyParts(
+        _ source: String, _ range: Range<Int64>, into key: String, upload: String, firstNumber: Int, partSize: Int64
+    ) async throws -> [(number: Int, etag: String)] {
+        var parts = [(number: Int, etag: String)]()
+        for (index, start) in stride(from: range.lowerBound, to: range.upperBound, by: Int(partSize)).enumerated() {
+            let number = firstNumber + index
+            let end = min(start + partSize, range.upperBound) - 1
+            let response = try await send(
+                "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", upload)], operation: "UploadPartCopy",
+                headers: [("x-amz-copy-source", copySource(source)), ("x-amz-copy-source-range", "bytes=\(start)-\(end)")])
+            let text = try await Self.answer(response, operation: "UploadPartCopy")
+            guard let etag = S3XML.values(of: "ETag", in: text).first else {
+                throw S3Error(operation: "UploadPartCopy", status: 200, code: "NoETag", message: "part \(number)")
+            }
+            parts.append((number, etag))
+        }
+        return parts
     }
 
     /// A URL that reads `key` without credentials until `expires` from now.

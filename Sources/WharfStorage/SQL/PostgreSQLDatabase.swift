@@ -166,6 +166,23 @@ package final class PostgreSQLDatabase: SQLDatabase {
         }
     }
 
+    /// Runs `body` holding the advisory lock `key` in a session of its own; nil, without running it, while another
+    /// session holds the lock. Work one instance of a cluster at a time may do (key rotation).
+    package func whileHolding<T>(lock key: Int64, _ body: () async throws -> T) async throws -> T? {
+        let connection = try await dedicatedConnection()
+        do {
+            var locked = false
+            let rows = try await connection.queryIfOpen("SELECT pg_try_advisory_lock(\(unescaped: String(key)))", logger: logger)
+            for try await (answer) in rows.decode(Bool.self) { locked = answer }
+            let value = locked ? try await body() : nil
+            try? await connection.close()  // which lets the lock go
+            return value
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
     private func checkOut() throws -> PostgresConnection {
         // One the server closed (a restart) is dropped: a query sent on it would wait for ever.
         while let connection = idle.withLock({ $0.popLast() }) {

@@ -201,6 +201,22 @@ struct FileUploads: UploadStore {
             throw error
         }
     }
+
+    // MARK: Key rotation
+
+    func wrappingKey(ofUpload id: String) async throws -> WrappingKey {
+        guard let encryption = files.encryption else { return .plain }
+        let path = files.uploadPath(id)
+        return try await blockingIO { try FileBlobStore.wrappingKey(path, .upload(id), size: nil, encryption) }
+    }
+
+    func rewrap(upload id: String) async throws -> RewrapOutcome? {
+        guard let encryption = files.encryption else { return .absent }
+        guard let taken = sessions.take(id, maintenance: true) else { return nil }
+        defer { sessions.release(id, taken) }
+        let path = files.uploadPath(id)
+        return try await blockingIO { try FileBlobStore.rewrap(path, .upload(id), size: nil, encryption) }
+    }
 }
 
 /// A chunk that does not start where the upload stands.

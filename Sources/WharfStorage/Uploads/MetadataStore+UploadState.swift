@@ -18,6 +18,14 @@ extension MetadataStore {
         }
     }
 
+    /// The session's repository and state, whichever repository it belongs to (maintenance: key rotation).
+    package func uploadState(id: String) async throws -> (repository: String, state: String)? {
+        try await database.read { db in
+            try db.row("SELECT repository, state FROM uploads WHERE id = ? AND state IS NOT NULL", [id])
+                .map { (repository: $0[0], state: $0[1]) }
+        }
+    }
+
     package enum UploadClaim: Sendable {
         case claimed(state: String)
         /// Another request holds the session.

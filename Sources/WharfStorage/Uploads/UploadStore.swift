@@ -24,4 +24,8 @@ protocol UploadStore: Sendable {
     func storedUploads() async throws -> [(id: String, object: StoredBlob)]
     /// Removes sessions untouched for `ttl`, and what crashes left behind; answers how many sessions went.
     func purge(olderThan ttl: Duration) async throws -> Int
+    /// The master key wrapping an encrypted session's data key.
+    func wrappingKey(ofUpload id: String) async throws -> WrappingKey
+    /// Wraps an encrypted session's data key with the active master key; nil while a request holds the session.
+    func rewrap(upload id: String) async throws -> RewrapOutcome?
 }
