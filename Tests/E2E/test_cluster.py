@@ -158,6 +158,49 @@ def test_the_audit_log_covers_every_instance(cluster, postgres, tmp_path):
             WHERE instance = '{instance}' AND seq = {seq}""", database=database)
 
 
+
+def test_master_keys_rotate_across_the_cluster(tmp_path, rgw, postgres, work):
+    """The operator gives every instance the new master key, the old one as a previous key, restarts them and rotates
+    through any instance: every object in the bucket is written again under the new key (a new key made by one
+    instance is refused). Once the old key is retired, instances started without it serve every blob."""
+    old, new = encryption_key(), encryption_key()
+    env = {**s3_env(rgw.url, new_bucket_name()), **postgres_env(postgres.url)}
+    for stage in ("before", "during", "after"):
+        (tmp_path / stage).mkdir()
+    nodes = Cluster(tmp_path / "before", {**env, "WHARF_ENCRYPTION_KEY": old}, count=2)
+    try:
+        layout = Layout(work / "keys")
+        layout.image({"keys.txt": b"rotated\n"}, big_layer=6 << 20, tag="v1")  # past the 5 MiB sent through Wharf
+        skopeo("copy", "--preserve-digests", "--dest-tls-verify=false", f"oci:{layout.path}:v1",
+               f"docker://{nodes.host}/keys/app:v1")
+        before = json.loads(http(nodes, "GET", "/api/v1/keys")[2])
+        old_id = before["active"]
+        assert before["keys"] == {old_id: 4} and before["unencrypted"] == 0  # config, two layers, manifest
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            http(nodes, "POST", "/api/v1/keys/rotate")
+        assert refused.value.code == 409
+    finally:
+        nodes.stop()
+
+    nodes = Cluster(tmp_path / "during", {**env, "WHARF_ENCRYPTION_KEY": new, "WHARF_ENCRYPTION_PREVIOUS_KEYS": old},
+                    count=2)
+    try:
+        report = json.loads(http(nodes, "POST", "/api/v1/keys/rotate?newKey=false")[2])
+        assert report["rewrapped"] == 4 and report["active"] != old_id
+        status = json.loads(http(nodes.instances[1], "GET", "/api/v1/keys")[2])
+        assert status["keys"] == {old_id: 0, report["active"]: 4} and status["unreadable"] == []
+        assert http(nodes.instances[0], "DELETE", f"/api/v1/keys/{old_id}")[0] == 204
+    finally:
+        nodes.stop()
+
+    nodes = Cluster(tmp_path / "after", {**env, "WHARF_ENCRYPTION_KEY": new}, count=2)
+    try:
+        for instance in nodes.instances:
+            assert len(pull_digests(instance.host, "keys/app:v1", work)) == 4
+    finally:
+        nodes.stop()
+
+
 AUTH = """
 auth:
   enabled: true

@@ -24,6 +24,10 @@ package final class AuditTable: AuditStorage {
 
     func append(_ records: AuditBatch) throws -> [ArraySlice<UInt8>] {
         try database.writeNow { db in
+            // The head row exists before it is locked: two first appends would otherwise both find none.
+            try db.execute(
+                "INSERT INTO audit_heads(instance, seq, hash) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
+                [instance, AuditLine.genesis])
             let head = try db.row("SELECT seq, hash FROM audit_heads WHERE instance = ? FOR UPDATE", [instance])
             var seq = UInt64(head.map { $0["seq"] as Int64 } ?? 0)
             var hash = head.map { $0["hash"] as String } ?? AuditLine.genesis
@@ -54,11 +58,7 @@ package final class AuditTable: AuditStorage {
                         + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: rows.count).joined(separator: ", "),
                     arguments)
             }
-            try db.execute(
-                """
-                INSERT INTO audit_heads(instance, seq, hash) VALUES (?, ?, ?)
-                ON CONFLICT (instance) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
-                """, [instance, Int64(seq), hash])
+            try db.execute("UPDATE audit_heads SET seq = ?, hash = ? WHERE instance = ?", [Int64(seq), hash, instance])
             return ranges.map { buffer[$0] }
         }
     }

@@ -34,10 +34,9 @@ package struct EnvironmentKeys: MasterKeyProvider {
                 + "\(Self.previousVariable); then run wharf keys rotate --keep-key")
     }
 
-    package func retire(_ id: String) throws {
-        throw RegistryError(
-            .unsupported, status: 409, "remove the key from \(Self.previousVariable) and restart to retire it")
-    }
+    /// Nothing to delete: once the store no longer records the key, the next start without it in
+    /// `WHARF_ENCRYPTION_PREVIOUS_KEYS` is accepted.
+    package func retire(_ id: String) throws {}
 
     private static func decode(_ text: String, _ variable: String) throws -> MasterKey {
         guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespaces)) else {

@@ -60,7 +60,8 @@ extension Registry {
     /// re-encrypted, and pushes and pulls go on. With `newKey`, the provider first brings in a new active key.
     package func rotateKeys(newKey: Bool) async throws -> RotationReport {
         let encryption = try encryption
-        if newKey, clusterLock != nil {
+        // Blobs in S3 and metadata in PostgreSQL: a cluster, whose other instances would not hold a key made here.
+        if newKey, clusterLock != nil, files == nil {
             throw RegistryError(
                 .unsupported, status: 409,
                 "every instance of a cluster must hold the same master keys: give each the new key (and the old one "
