@@ -12,7 +12,8 @@ struct Audit: AsyncParsableCommand {
             Every API request is recorded in hash-chained, append-only segment files under the audit directory \
             (audit.dir, WHARF_AUDIT_DIR; <data dir>/audit by default). query asks the running server, or reads the \
             files when given --audit-dir or --data-dir and no --url; verify and export read the files, so all three \
-            work on a copy.
+            work on a copy. On a cluster (metadata.driver: postgres) each instance chains its records in the \
+            database: query any instance, and verify and export read every instance's chain from the database.
             """,
         subcommands: [Query.self, Verify.self, Export.self]
     )
