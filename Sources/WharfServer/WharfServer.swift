@@ -189,7 +189,9 @@ public enum WharfServer {
         let collector = PeriodicService(name: "garbage collection", interval: configuration.gcInterval, logger: logger) {
             metrics.recordGarbageCollection(try await registry.collectGarbage(grace: configuration.gcGrace, dryRun: false))
         }
-        let underneath: [any Service] = (audit.map { [$0.log] } ?? []) + [StoreConnections(registry: registry)]
+        // Shut down in reverse order: the audit log writes its last records (into PostgreSQL, on a cluster) before the
+        // store's connections close.
+        let underneath: [any Service] = [StoreConnections(registry: registry)] + (audit.map { [$0.log] } ?? [])
         return (applications, services + [purger, collector], underneath)
     }
 
