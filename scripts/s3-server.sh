@@ -62,7 +62,8 @@ trap 'echo "s3-server.sh: line $LINENO failed: $BASH_COMMAND" >&2; "$0" stop "$d
 fsid=$(cat /proc/sys/kernel/random/uuid)
 # One copy of everything, small placement groups, no authentication, everything under DIR. memstore keeps the OSD's
 # objects in memory, allocated as written: the fastest start, and nothing to clean on disk. Its cap is 8 GiB, as the
-# test command writes several GiB it never deletes, and a full OSD blocks writes rather than refusing them.
+# test command writes several GiB it never deletes, and a full OSD blocks writes rather than refusing them;
+# S3_MEMSTORE_BYTES sets another (Benchmarks/cluster-compare.sh writes more).
 cat >"$dir/ceph.conf" <<EOF
 [global]
 fsid = $fsid
@@ -93,7 +94,7 @@ mon cluster log file = $dir/log/cluster.log
 [osd]
 osd data = $dir/osd/\$id
 osd objectstore = memstore
-memstore device bytes = 8589934592
+memstore device bytes = ${S3_MEMSTORE_BYTES:-8589934592}
 osd op num shards = 1
 osd crush update on start = false
 osd class update on start = false

@@ -30,7 +30,9 @@ WHARF_TEST_METADATA=postgres timeout 1200 swift test --skip-build
 echo "== end-to-end tests"
 WHARF_BIN="$(swift build --show-bin-path)/wharf" python3 -m pytest -q -p no:cacheprovider Tests/E2E
 
-echo "== end-to-end client tests on a cluster: three instances on S3 and PostgreSQL behind nginx"
+echo "== end-to-end client and HTTP API tests on a cluster: three instances on S3 and PostgreSQL behind nginx"
 WHARF_E2E_CLUSTER=3 WHARF_BIN="$(swift build --show-bin-path)/wharf" python3 -m pytest -q -p no:cacheprovider \
   Tests/E2E/test_skopeo.py Tests/E2E/test_podman_buildah.py Tests/E2E/test_oras.py Tests/E2E/test_helm.py \
-  Tests/E2E/test_helm_repo.py Tests/E2E/test_faults.py
+  Tests/E2E/test_helm_repo.py Tests/E2E/test_faults.py \
+  Tests/E2E/test_hardening.py Tests/E2E/test_helm_chartmuseum.py Tests/E2E/test_gc.py Tests/E2E/test_audit.py \
+  Tests/E2E/test_fuzz_distribution.py

@@ -186,6 +186,39 @@ def psql(url: str, sql: str, database="postgres") -> str:
     return run("psql", "-qAt", "-v", "ON_ERROR_STOP=1", "-d", url.rsplit("/", 1)[0] + "/" + database, "-c", sql).stdout
 
 
+def cluster_size() -> int:
+    """`WHARF_E2E_CLUSTER=N`: the modules that can run on a cluster run on N instances (0: on one server)."""
+    return int(os.environ.get("WHARF_E2E_CLUSTER", "0"))
+
+
+def single_server_only(reason: str):
+    """Marks a test (or, as `pytestmark`, a module) that cannot run on a cluster: it is skipped under
+    `WHARF_E2E_CLUSTER`, and runs as before otherwise."""
+    return pytest.mark.skipif(cluster_size() > 0, reason=f"single server only: {reason}")
+
+
+def cluster_env(request) -> dict:
+    """A new bucket of the run's S3 server, a new database of its PostgreSQL server, and one master key, for all of a
+    cluster's instances (each reads what the others encrypted)."""
+    return (s3_env(request.getfixturevalue("s3_endpoint"), new_bucket_name())
+            | postgres_env(request.getfixturevalue("postgres_url")) | {"WHARF_ENCRYPTION_KEY": encryption_key()})
+
+
+def serve(request, data_dir: Path, extra_env=None, **kwargs):
+    """`Server(data_dir, extra_env, ...)`, or under `WHARF_E2E_CLUSTER=N` a `cluster.Cluster` of N instances in
+    `data_dir` on `cluster_env`, each with `extra_env` and the same arguments, behind nginx."""
+    if not cluster_size():
+        return Server(data_dir, extra_env=extra_env, **kwargs)
+    from cluster import Cluster
+    return Cluster(data_dir, cluster_env(request) | (extra_env or {}), cluster_size(), **kwargs)
+
+
+@pytest.fixture
+def new_registry(request):
+    """`serve` for a test: `new_registry(data_dir, extra_env, ...)`."""
+    return lambda data_dir, extra_env=None, **kwargs: serve(request, data_dir, extra_env, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory, request):
     """The session's server. With `WHARF_E2E_STORAGE=s3` its blobs live in a bucket of the run's S3 server, and with
@@ -227,11 +260,12 @@ def run(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
-def add_users(config: Path, data_dir: Path, passwords) -> None:
-    """`wharf users add` for each (user, password) pair, before or while the server runs."""
+def add_users(config: Path, data_dir: Path, passwords, env=None) -> None:
+    """`wharf users add` for each (user, password) pair, before or while the server runs (`env`: a cluster's, whose
+    users are in its database)."""
     for user, password in dict(passwords).items():
         run(wharf_binary(), "users", "add", user, "--password-stdin", "--config", config, "--data-dir", data_dir,
-            input=password + "\n")
+            input=password + "\n", env=dict(os.environ, **env) if env else None)
 
 
 def require(tool: str) -> str:

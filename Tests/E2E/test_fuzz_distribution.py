@@ -1,4 +1,6 @@
-"""A seeded fuzz test of the distribution API (`/v2/...`) over raw HTTP/1.1 sockets, against one live `wharf serve`.
+"""A seeded fuzz test of the distribution API (`/v2/...`) over raw HTTP/1.1 sockets, against one live `wharf serve`
+(with `WHARF_E2E_CLUSTER`, a cluster's instances, each case sent to the next one directly: through nginx, the framing
+cases would meet nginx's own answers).
 
 The registry is first seeded over ordinary HTTP with real blobs, manifests, tags, an index and open upload sessions,
 so that the generated requests hit real objects as well as missing ones. Then a fixed budget of requests, all drawn
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest import Server
+from conftest import Server, serve
 
 SEED = int(os.environ.get("WHARF_FUZZ_SEED", "20240611"))
 BUDGET = int(os.environ.get("WHARF_FUZZ_BUDGET", "3000"))
@@ -901,8 +903,8 @@ def error_body_problem(body: bytes):
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("fuzz") / "data")
+def fuzz_server(tmp_path_factory, request):
+    server = serve(request, tmp_path_factory.mktemp("fuzz") / "data")
     yield server
     server.stop()
 
@@ -952,8 +954,10 @@ def test_fuzz_distribution_api(fuzz_server):
     results = [None] * len(cases)
     lock = threading.Lock()
 
+    ports = [i.port for i in getattr(fuzz_server, "instances", [fuzz_server])]
+
     def run(position):
-        outcome = exchange(fuzz_server.port, cases[position])
+        outcome = exchange(ports[position % len(ports)], cases[position])
         with lock:
             results[position] = outcome
 
@@ -977,7 +981,8 @@ def test_fuzz_distribution_api(fuzz_server):
         for kind, detail in judge(case, answer):
             failures.append((failure_class(kind, case, f"{answer.status} {code or ''}".strip()), case, detail))
 
-    survivor = check_survivor(fuzz_server, seeded)
+    survivor = [problem for server in getattr(fuzz_server, "instances", [fuzz_server])
+                for problem in check_survivor(server, seeded)]
     successes = sum(n for status, n in statuses.items() if isinstance(status, int) and 200 <= status < 300)
     if not ONLY and successes < len(cases) // 20:
         survivor.append(f"only {successes} of {len(cases)} requests succeeded: the fuzzer no longer reaches the "
@@ -1005,7 +1010,10 @@ def test_fuzz_distribution_api(fuzz_server):
     shown += [item for item in failures if item not in shown]
     for key, case, detail in shown[:MAX_REPORTED]:
         lines.append(f"- {key[0]}: {detail}\n    {case.reproduction()}")
-    log = fuzz_server.log_path.read_text(errors="replace")[-3000:] if fuzz_server.log_path.exists() else ""
+    if hasattr(fuzz_server, "instances"):  # a cluster
+        log = fuzz_server.log()[-6000:]
+    else:
+        log = fuzz_server.log_path.read_text(errors="replace")[-3000:] if fuzz_server.log_path.exists() else ""
     if log.strip():
         lines.append("Server log (tail):\n" + log)
     pytest.fail("\n".join(lines), pytrace=False)

@@ -1,5 +1,6 @@
 """Bad input at the HTTP level, over raw sockets against a live server: bodies that end early or are badly chunked,
-answers that come before the body (with and without `Expect: 100-continue`), and the same with access control on."""
+answers that come before the body (with and without `Expect: 100-continue`), and the same with access control on.
+With `WHARF_E2E_CLUSTER`, against a cluster's instances, each connection to the next."""
 
 import base64
 import json
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import Server, require
+from conftest import require, serve
 from images import sha256
 from secure_registry import PASSWORDS, start_secure
 
@@ -71,12 +72,22 @@ class Connection:
         self.sock.close()
 
 
+def port_of(server) -> int:
+    """The server's port; on a cluster (WHARF_E2E_CLUSTER) the next instance's, in turn: these tests talk to the
+    instances directly (through nginx they would test nginx's framing), and each connection reaches another one."""
+    instances = getattr(server, "instances", None)
+    if not instances:
+        return server.port
+    server.turn = (getattr(server, "turn", -1) + 1) % len(instances)
+    return instances[server.turn].port
+
+
 def code(body: bytes) -> str:
     return json.loads(body)["errors"][0]["code"]
 
 
 def call(server, method, path, body=b"", headers=()):
-    connection = Connection(server.port)
+    connection = Connection(port_of(server))
     try:
         connection.request(method, path, headers, body)
         return connection.answer(to_head=method == "HEAD")
@@ -98,7 +109,7 @@ def upload_size(server, location) -> str:
 
 def cut_short(server, method, path, declared, sent, headers=()):
     """Sends fewer bytes than declared and half-closes; returns the answer, or None when the server just closed."""
-    connection = Connection(server.port)
+    connection = Connection(port_of(server))
     try:
         connection.request(method, path, headers, sent, length=declared)
         connection.sock.shutdown(socket.SHUT_WR)
@@ -111,8 +122,8 @@ def cut_short(server, method, path, declared, sent, headers=()):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("hardening") / "data")
+def server(tmp_path_factory, request):
+    server = serve(request, tmp_path_factory.mktemp("hardening") / "data")
     yield server
     server.stop()
 
@@ -147,7 +158,7 @@ def test_a_body_that_ends_early_is_a_client_error_and_stores_nothing(server):
 def test_a_malformed_chunked_body_is_a_bad_request(server):
     location = start_upload(server, "hard/chunked")
     for method, path in (("PATCH", location), ("PUT", "/v2/hard/chunked/manifests/v1")):
-        connection = Connection(server.port)
+        connection = Connection(port_of(server))
         connection.send(f"{method} {path} HTTP/1.1\r\nHost: wharf\r\nTransfer-Encoding: chunked\r\n"
                         f"Content-Type: {MANIFEST}\r\n\r\nzz\r\nabc\r\n0\r\n\r\n".encode())
         try:
@@ -167,7 +178,7 @@ def test_an_early_answer_reads_the_rest_of_a_bounded_body(server):
         ("/v2/hard/early/manifests/v1", [f"Content-Type: {MANIFEST}"], 413),
         ("/v2/hard/early/blobs/uploads/00000000-0000-0000-0000-000000000000", [], 404),
     ):
-        connection = Connection(server.port)
+        connection = Connection(port_of(server))
         started = time.monotonic()
         connection.request("PATCH" if "uploads" in path else "PUT", path, headers, big)
         answer = connection.answer()
@@ -180,7 +191,7 @@ def test_an_early_answer_reads_the_rest_of_a_bounded_body(server):
 def test_an_early_answer_to_an_unbounded_body_closes_the_connection(server):
     """A body far past the drain limit: the refusal comes with `Connection: close`, and the server ends the
     connection instead of reading it all."""
-    connection = Connection(server.port)
+    connection = Connection(port_of(server))
     connection.request("PATCH", "/v2/hard/early/blobs/uploads/00000000-0000-0000-0000-000000000000", length=1 << 30)
     connection.send(os.urandom(1 << 20))
     status, headers, body = connection.answer()
@@ -194,10 +205,10 @@ def test_an_early_answer_to_an_unbounded_body_closes_the_connection(server):
     assert connection.closed(), "the server kept reading a body it had refused"
 
 
-def test_expect_100_continue(server):
+def test_expect_100_continue(server, tmp_path):
     location = start_upload(server, "hard/expect")
     data = os.urandom(3000)
-    connection = Connection(server.port)
+    connection = Connection(port_of(server))
     connection.request("PATCH", location, ["Expect: 100-continue", "Content-Range: 0-2999"], length=len(data))
     status, _, _ = connection.answer()
     assert status == 100, "no 100 Continue for a request the server will take"
@@ -206,7 +217,7 @@ def test_expect_100_continue(server):
     connection.close()
 
     # Refused before the body is read: the final answer at once, no 100, and the connection ends.
-    connection = Connection(server.port)
+    connection = Connection(port_of(server))
     connection.request("PATCH", "/v2/hard/expect/blobs/uploads/00000000-0000-0000-0000-000000000000",
                        ["Expect: 100-continue"], length=len(data))
     status, headers, body = connection.answer()
@@ -215,12 +226,12 @@ def test_expect_100_continue(server):
 
     # curl sends Expect for uploads and waits a second for the 100: it must not have to.
     blob = os.urandom(2 << 20)
-    path = server.data_dir.parent / "expect.bin"
+    path = tmp_path / "expect.bin"
     path.write_bytes(blob)
     location = start_upload(server, "hard/expect")
     result = subprocess.run(
         [require("curl"), "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-T", str(path),
-         f"{server.url}{location}?digest={sha256(blob)}"], capture_output=True, text=True, check=True)
+         f"http://127.0.0.1:{port_of(server)}{location}?digest={sha256(blob)}"], capture_output=True, text=True, check=True)
     status, seconds = result.stdout.split()
     assert status == "201" and float(seconds) < 0.9, result.stdout
 

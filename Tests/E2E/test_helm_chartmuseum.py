@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import Server, run, wharf_binary
+from conftest import bucket, run, serve, wharf_binary
 from test_helm import HELMS, helm_binary, helm_env
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -261,16 +261,24 @@ def test_an_invalid_chart_is_refused_and_leaves_nothing(registry, case):
 
 
 def stored(registry) -> tuple[set, set]:
-    """The blob files and upload sessions in the registry's data directory."""
+    """The blob files and upload sessions in the registry's data directory (on a cluster, its bucket's objects)."""
+    if hasattr(registry, "instances"):
+        env = registry.env
+        s3, prefix = bucket(env["WHARF_S3_ENDPOINT"]), env["WHARF_S3_PREFIX"]
+        keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=env["WHARF_S3_BUCKET"],
+                                                                                   Prefix=prefix)
+                for o in page.get("Contents", [])}
+        return ({k for k in keys if k.startswith(prefix + "blobs/")},
+                {k for k in keys if k.startswith(prefix + "uploads/")})
     data = registry.data_dir
     return ({p.name for p in (data / "blobs").rglob("*") if p.is_file()},
             {p.name for p in (data / "uploads").glob("*")} if (data / "uploads").exists() else set())
 
 
-def test_garbage_collection_frees_a_deleted_charts_blobs(tmp_path, signer):
+def test_garbage_collection_frees_a_deleted_charts_blobs(tmp_path, signer, request):
     """A chart deleted through the API leaves its manifest, config, .tgz and .prov to garbage collection, like any
     artifact's blobs; the chart kept beside it still downloads."""
-    server = Server(tmp_path / "data", extra_env={"WHARF_GC_GRACE": "1s"})
+    server = serve(request, tmp_path / "data", extra_env={"WHARF_GC_GRACE": "1s"})
     try:
         env = helm_env(tmp_path)
         kept = package(tmp_path, "collected", "1.0.0", env)

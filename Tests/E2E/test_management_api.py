@@ -13,7 +13,7 @@ import requests
 import schemathesis
 from schemathesis.specs.openapi.checks import ignored_auth
 
-from conftest import ROOT, Server, add_users
+from conftest import ROOT, Server, add_users, cluster_env, cluster_size
 
 DOC = ROOT / "docs" / "openapi.yaml"
 SEED = 20261202
@@ -33,25 +33,41 @@ DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
 
 
 class Wharf:
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, request):
         self.config = base / "wharf.yaml"
         self.config.write_text(CONFIG)
         data = base / "data"
-        add_users(self.config, data, PASSWORDS)
+        # On a cluster (WHARF_E2E_CLUSTER) the users are in its database.
+        self.cluster_env = cluster_env(request) if cluster_size() else None
+        add_users(self.config, data, PASSWORDS, env=self.cluster_env)
         self.data = data
+        self.server = None
         self.start()
 
     def start(self):
-        self.server = Server(self.data, args=["--config", self.config])
+        """Starts the server on its data, or on a cluster the instances that are not running."""
+        if self.cluster_env is None:
+            self.server = Server(self.data, args=["--config", self.config])
+        elif self.server is None:
+            from cluster import Cluster
+            self.server = Cluster(self.data, self.cluster_env, cluster_size(), args=["--config", self.config])
+        else:
+            self.server.revive()
         self.url = self.server.url
+
+    def direct_url(self, n):
+        """The URL the generated requests go to: the server's, or on a cluster its instance n's, directly (through
+        nginx, methods such as TRACE get nginx's own answer, without the `Allow` the document promises)."""
+        instances = getattr(self.server, "instances", None)
+        return instances[n % len(instances)].url if instances else self.url
 
     def request(self, method, path, auth=ADMIN, **kwargs):
         return requests.request(method, self.url + path, auth=auth, timeout=30, **kwargs)
 
 
 @pytest.fixture(scope="module")
-def wharf(tmp_path_factory):
-    server = Wharf(tmp_path_factory.mktemp("management"))
+def wharf(tmp_path_factory, request):
+    server = Wharf(tmp_path_factory.mktemp("management"), request)
     # Something for the keys and the audit log to count: a stored blob and an upload session in progress.
     answer = server.request("POST", f"/v2/team/app/blobs/uploads/?digest={DIGEST}", data=BLOB)
     assert answer.status_code == 201, answer.text
@@ -79,14 +95,14 @@ def load_schema(url: str) -> schemathesis.BaseSchema:
 
 @pytest.fixture(scope="module")
 def api(wharf):
-    return load_schema(wharf.url)
+    return load_schema(wharf.direct_url(1))
 
 
 @pytest.fixture(scope="module")
 def admin_api(wharf):
     # An administrator's made-up replication rules would send traffic to made-up remotes (test traffic stays on
     # loopback): creating, replacing and running rules is tested apart, with loopback remotes.
-    return load_schema(wharf.url).exclude(
+    return load_schema(wharf.direct_url(0)).exclude(
         operation_id=["createReplicationRule", "replaceReplicationRule", "replicationRun"])
 
 
@@ -231,6 +247,6 @@ def test_edge_inputs_are_answered_as_documented(wharf, api):
                 except subprocess.TimeoutExpired:
                     pass
             if wharf.server.process.poll() is not None:
-                failures[-1] += f" -- THE SERVER DIED: {wharf.server.log_path}"
+                failures[-1] += f" -- THE SERVER DIED: {getattr(wharf.server, 'log_path', 'see the instances logs')}"
                 wharf.start()  # on the same data, for the next input
     assert not failures, "\n".join(failures)

@@ -102,10 +102,14 @@ package final class AuditTable: AuditStorage {
         add("status <= ?", filter.statusRange?.upperBound)
         add("time >= ?", filter.since)
         add("time < ?", filter.until)
-        add("id < ?", filter.cursor.map { Int64(clamping: $0) })
+        // Newest first by the time the requests came, whichever instance served them; the cursor is the last row's id.
+        if let cursor = filter.cursor.map({ Int64(clamping: $0) }) {
+            conditions.append("(time, id) < ((SELECT time FROM audit_records WHERE id = ?), ?)")
+            arguments += [cursor, cursor]
+        }
         let sql =
             "SELECT id, line FROM audit_records" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-            + " ORDER BY id DESC LIMIT ?"
+            + " ORDER BY time DESC, id DESC LIMIT ?"
         let rows = try await database.read { [arguments] db in try db.rows(sql, arguments + [limit + 1]) }
         let page = rows.prefix(limit)
         return AuditPage(

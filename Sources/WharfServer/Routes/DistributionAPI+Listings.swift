@@ -60,6 +60,10 @@ extension DistributionAPI {
         init(_ request: Request) throws {
             let query = request.uri.queryParameters
             last = query["last"].map(String.init)
+            if let last, last.utf8.contains(0) {
+                // No name holds one, and PostgreSQL cannot compare text that does.
+                throw RegistryError(.unsupported, status: 400, "invalid last: it holds a NUL character")
+            }
             if let n = query["n"] {
                 // Above the page limit the page is clamped, and the Link header leads on.
                 let digits = !n.isEmpty && n.utf8.allSatisfy { (0x30...0x39).contains($0) }

@@ -190,8 +190,8 @@ package enum PostgreSQLSchema {
             // At most one active key.
             "CREATE UNIQUE INDEX signing_keys_active ON signing_keys(active) WHERE active",
         ],
-        // 2: the audit log of a cluster (WharfAudit's AuditTable): each instance's hash-chained records, in the order
-        // they were stored (`id`, the query API's cursor), and each chain's newest record.
+        // 2: the audit log of a cluster (WharfAudit's AuditTable): each instance's hash-chained records (`id`: the order
+        // they were stored in, and the query API's cursor), and each chain's newest record.
         [
             """
             CREATE TABLE audit_records (
@@ -207,10 +207,10 @@ package enum PostgreSQLSchema {
                 UNIQUE (instance, seq)
             )
             """,
-            "CREATE INDEX audit_records_repository ON audit_records(repository, id)",
-            "CREATE INDEX audit_records_actor ON audit_records(actor, id)",
-            "CREATE INDEX audit_records_action ON audit_records(action, id)",
-            "CREATE INDEX audit_records_time ON audit_records(time)",
+            "CREATE INDEX audit_records_repository ON audit_records(repository, time, id)",
+            "CREATE INDEX audit_records_actor ON audit_records(actor, time, id)",
+            "CREATE INDEX audit_records_action ON audit_records(action, time, id)",
+            "CREATE INDEX audit_records_time ON audit_records(time, id)",
             """
             CREATE TABLE audit_heads (
                 instance TEXT COLLATE "C" PRIMARY KEY,
