@@ -311,7 +311,8 @@ private final class PostgreSQLSession: SQLSession {
             case .text(let value):
                 // PostgreSQL's text cannot hold one: say so, rather than fail as if the database were broken.
                 guard !value.utf8.contains(0) else {
-                    throw RegistryError(.unsupported, status: 400, "a value holds a NUL character", detail: String(value.prefix(50)))
+                    throw RegistryError(
+                        .unsupported, status: 400, "a value holds a NUL character", detail: String(value.prefix(50)))
                 }
                 binds.append(value)
             case .bool(let value): binds.append(value)
