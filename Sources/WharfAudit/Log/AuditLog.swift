@@ -103,6 +103,14 @@ public final class AuditLog: Sendable {
     /// False while records cannot be written (a full disk); writes should be refused until it is true again.
     public var isWritable: Bool { state.withLock { !$0.failing } }
 
+    /// Whether a write may go on: true unless records could not be written. Then it first has what waits written
+    /// at once, so that a write arriving just after the storage came back (a database restarted) is not refused.
+    public func canWrite() async -> Bool {
+        if isWritable { return true }
+        try? await flush()
+        return isWritable
+    }
+
     /// Writes what is waiting and stops the writer thread. Records arriving later are ignored.
     public func close() {
         let first = state.withLock { state in

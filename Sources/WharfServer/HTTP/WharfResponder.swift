@@ -74,7 +74,7 @@ struct WharfResponder: HTTPResponder {
                 }
                 if let audit, RequestAudit.isWrite(request.method) {
                     // A write whose record could not be kept is refused before it changes anything.
-                    guard audit.log.isWritable else { throw RequestAudit.unavailable }
+                    guard await audit.log.canWrite() else { throw RequestAudit.unavailable }
                     // The bodies the routes read count into the tally (reads have none).
                     response = try await RequestTally.$current.withValue(tally) { [caller, helm] in
                         try await handle(request, route: route, helm: helm, caller: caller)
