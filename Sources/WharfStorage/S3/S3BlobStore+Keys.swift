@@ -11,10 +11,10 @@ extension S3BlobStore {
 
     package func wrappingKey(of digest: Digest, size: Int64) async throws -> WrappingKey {
         guard let encryption else { return .plain }
-        guard let (head, stored) = try await s3.firstBytes(of: key(of: digest), count: BlobHeader.size) else { return .absent }
+        let key = key(of: digest)
+        guard let (head, stored) = try await s3.firstBytes(of: key, count: BlobHeader.size) else { return .absent }
         if stored == size { return .plain }
-        return WrappingKey(
-            try? BlobHeader(parsing: Array(buffer: head), path: key(of: digest)), .blob(digest, size: size), encryption)
+        return WrappingKey(try? BlobHeader(parsing: Array(buffer: head), path: key), .blob(digest, size: size), encryption)
     }
 
     /// Callers hold the commit gate, so that a sweep cannot delete the blob meanwhile (and have it written back).
