@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .target(
@@ -135,9 +136,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WharfConsole",
+            dependencies: [
+                "WharfAudit",
+                "WharfCore",
+                "WharfP2P",
+                "WharfReplication",
+                "WharfStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WharfServer",
             dependencies: [
                 "WharfAudit",
+                "WharfConsole",
                 "WharfAuth",
                 "WharfHelm",
                 "WharfP2P",
@@ -180,6 +195,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WharfConsoleTests",
+            dependencies: ["WharfConsole", "WharfCore", "WharfStorage", "WharfAudit", "WharfP2P", "WharfReplication"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,6 +7,7 @@ import ServiceLifecycle
 import UnixSignals
 import WharfAudit
 import WharfAuth
+import WharfConsole
 import WharfCore
 import WharfP2P
 import WharfReplication
@@ -157,11 +158,23 @@ public enum WharfServer {
         // Swarms whose agents all went silent are dropped, so the tracker's memory follows the live swarms.
         services.append(
             PeriodicService(name: "p2p tracker expiry", interval: .seconds(60), logger: logger) { p2p.tracker.expire() })
+        let console =
+            configuration.consoleEnabled
+            ? ConsoleAPI(
+                base: configuration.consolePath, renderer: try ConsoleRenderer(base: configuration.consolePath),
+                browser: RegistryBrowser(registry: registry), sessions: ConsoleSessions(metadata: registry.metadata),
+                gate: gate, audit: audit?.log,
+                chain: audit.map {
+                    AuditChainCheck(
+                        settings: $0.log.settings,
+                        database: registry.metadata.database.dialect == .postgres ? registry.metadata.database : nil)
+                }, replication: replication, tracker: p2p.tracker) : nil
         func responder(scheme: String) throws -> WharfResponder {
             WharfResponder(
                 api: DistributionAPI(registry: registry, metrics: metrics, instance: instance, preheater: preheater),
                 replication: ReplicationAPI(service: replication), p2p: p2p,
-                admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), audit: audit,
+                admin: AdminAPI(registry: registry, metrics: metrics, gcGrace: configuration.gcGrace), console: console,
+                audit: audit,
                 gate: gate, tokenEndpoint: tokenEndpoint, proxies: try TrustedProxies(configuration.audit.trustedProxies),
                 scheme: scheme, logger: logger)
         }

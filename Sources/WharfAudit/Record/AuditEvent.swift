@@ -89,6 +89,8 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case token = "token"
     case admin = "admin"
     case other = "other"
+    /// A page of the web console (its deletes and sign-ins are recorded as `delete-tag`, `delete-manifest`, `login`).
+    case console = "console"
     /// A copy or delete that replication carried out (not a request: its actor is `replication`).
     case replicate = "replicate"
 

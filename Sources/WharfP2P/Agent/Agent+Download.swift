@@ -87,8 +87,12 @@ extension Agent {
                     scheduler.finished(piece, stored: true)
                     lastProgress = Date().timeIntervalSince1970
                     switch source {
-                    case .origin: stats.originBytes.add(Int64(bytes.readableBytes), ordering: .relaxed)
-                    case .peer: stats.peerBytes.add(Int64(bytes.readableBytes), ordering: .relaxed)
+                    case .origin:
+                        stats.originBytes.add(Int64(bytes.readableBytes), ordering: .relaxed)
+                        fetch.originBytes.add(Int64(bytes.readableBytes), ordering: .relaxed)
+                    case .peer:
+                        stats.peerBytes.add(Int64(bytes.readableBytes), ordering: .relaxed)
+                        fetch.peerBytes.add(Int64(bytes.readableBytes), ordering: .relaxed)
                     }
                 case .piece(let piece, let source, .failure(let error)):
                     scheduler.finished(piece, stored: false)
@@ -167,6 +171,7 @@ extension Agent {
             token: fetch.grant.token, peer: id, address: settings.peerAddress, have: fetch.held,
             uploads: uploads.load(ordering: .relaxed), capacity: settings.uploadSlots,
             distrust: reports.distrusted.isEmpty ? nil : reports.distrusted.sorted(),
-            unreachable: reports.unreachable.isEmpty ? nil : reports.unreachable.sorted())
+            unreachable: reports.unreachable.isEmpty ? nil : reports.unreachable.sorted(),
+            originBytes: fetch.originBytes.load(ordering: .relaxed), peerBytes: fetch.peerBytes.load(ordering: .relaxed))
     }
 }

@@ -11,6 +11,9 @@ package final class BlobFetch: Sendable {
     package let grant: PieceGrant
     let file: WharfStorage.FileDescriptor
     private let state: Mutex<State>
+    /// Bytes of verified pieces received from the origin and from peers, which the agent reports to the tracker.
+    let originBytes = Atomic<Int64>(0)
+    let peerBytes = Atomic<Int64>(0)
 
     private struct State {
         var have: [Bool]

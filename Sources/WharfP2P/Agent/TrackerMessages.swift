@@ -20,10 +20,14 @@ package struct Announcement: Sendable, Codable {
     package let distrust: [String]?
     /// Peers this agent could not reach: gone until they announce again.
     package let unreachable: [String]?
+    /// Bytes of this blob the agent received from the origin and from peers while fetching it (the console's origin
+    /// against peer bytes); nil once the blob is only cached.
+    package let originBytes: Int64?
+    package let peerBytes: Int64?
 
     package init(
         token: String, peer: String, address: String, have: [Int], uploads: Int, capacity: Int, distrust: [String]?,
-        unreachable: [String]? = nil
+        unreachable: [String]? = nil, originBytes: Int64? = nil, peerBytes: Int64? = nil
     ) {
         self.token = token
         self.peer = peer
@@ -33,6 +37,8 @@ package struct Announcement: Sendable, Codable {
         self.capacity = capacity
         self.distrust = distrust
         self.unreachable = unreachable
+        self.originBytes = originBytes
+        self.peerBytes = peerBytes
     }
 }
 

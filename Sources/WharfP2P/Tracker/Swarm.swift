@@ -27,6 +27,8 @@ package struct Swarm: Sendable {
     private var holders: [Int]
     /// When silent peers were last dropped.
     private var swept = -Double.infinity
+    /// What each agent reported receiving of the blob from the origin and from peers (kept after it leaves).
+    private(set) var received: [String: (origin: Int64, peers: Int64)] = [:]
 
     package init(pieceCount: Int, peerTimeout: Double = 60, seedTimeout: Double = 30) {
         self.pieceCount = pieceCount
@@ -37,9 +39,11 @@ package struct Swarm: Sendable {
 
     /// An agent's report: the pieces it holds (out of range ones are ignored), where peers reach it, how busy it is.
     package mutating func announce(
-        peer id: String, address: String, have: Set<Int>, uploads: Int, capacity: Int, now: Double
+        peer id: String, address: String, have: Set<Int>, uploads: Int, capacity: Int, now: Double,
+        originBytes: Int64? = nil, peerBytes: Int64? = nil
     ) {
         guard !untrusted.contains(id) else { return }
+        if let originBytes, let peerBytes { received[id] = (max(originBytes, 0), max(peerBytes, 0)) }
         let have = have.filter { (0..<pieceCount).contains($0) }
         let before = peers[id]?.have ?? []
         for piece in before where !have.contains(piece) { holders[piece] -= 1 }

@@ -11,10 +11,26 @@ package final class Tracker: Sendable {
 
     package func announce(
         digest: String, pieceCount: Int, peer: String, address: String, have: Set<Int>, uploads: Int, capacity: Int,
-        now: Double = Date().timeIntervalSince1970
+        originBytes: Int64? = nil, peerBytes: Int64? = nil, now: Double = Date().timeIntervalSince1970
     ) {
         withSwarm(digest, pieceCount) {
-            $0.announce(peer: peer, address: address, have: have, uploads: uploads, capacity: capacity, now: now)
+            $0.announce(
+                peer: peer, address: address, have: have, uploads: uploads, capacity: capacity, now: now,
+                originBytes: originBytes, peerBytes: peerBytes)
+        }
+    }
+
+    /// Every swarm as the console shows it, largest first.
+    package func summaries(now: Double = Date().timeIntervalSince1970) -> [SwarmSummary] {
+        swarms.withLock { swarms in
+            swarms.map { digest, swarm in
+                let live = swarm.peers.values.filter { swarm.isLive($0, now: now) }
+                return SwarmSummary(
+                    digest: digest, pieces: swarm.pieceCount, peers: live.count,
+                    seeds: live.filter { $0.have.count == swarm.pieceCount }.count, untrusted: swarm.untrusted.count,
+                    originBytes: swarm.received.values.reduce(0) { $0 + $1.origin },
+                    peerBytes: swarm.received.values.reduce(0) { $0 + $1.peers })
+            }.sorted { ($0.peers, $0.digest) > ($1.peers, $1.digest) }
         }
     }
 

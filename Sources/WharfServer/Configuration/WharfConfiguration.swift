@@ -41,6 +41,9 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var metadata = MetadataOptions()
     /// Repositories whose pushed tags P2P seeders fetch at once (`p2p.preheat`, globs; none by default).
     public var p2pPreheat: [String] = []
+    /// The web console (`ui.enabled`, `ui.path`): on by default, at `/ui`.
+    public var consoleEnabled = true
+    public var consolePath = "/ui"
     /// `HOST:PORT` addresses to listen on with TLS, given a certificate and its key (PEM files).
     public var tlsListen: [String] = []
     public var tlsCertificate: String?
@@ -88,6 +91,10 @@ public struct WharfConfiguration: Sendable, Equatable {
         struct P2P: Decodable {
             var preheat: [String]?
         }
+        struct UI: Decodable {
+            var enabled: Bool?
+            var path: String?
+        }
         struct TLS: Decodable {
             var listen: [String]?
             var certificate: String?
@@ -98,6 +105,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         var auth: AuthOptions.File?
         var replication: ReplicationOptions.File?
         var p2p: P2P?
+        var ui: UI?
         var dataDir: String?
         var storage: StorageOptions.File?
         var metadata: MetadataOptions.File?
@@ -146,6 +154,8 @@ public struct WharfConfiguration: Sendable, Equatable {
             try self.replication.apply(replication)
         }
         if let preheat = file.p2p?.preheat { p2pPreheat = preheat }
+        if let enabled = file.ui?.enabled { consoleEnabled = enabled }
+        if let path = file.ui?.path { consolePath = path }
         if let listen = file.tls?.listen { tlsListen = listen }
         if let path = file.tls?.certificate { tlsCertificate = path }
         if let path = file.tls?.key { tlsKey = path }
@@ -155,7 +165,7 @@ public struct WharfConfiguration: Sendable, Equatable {
     /// Applies `WHARF_LISTEN` (comma-separated), `WHARF_DATA_DIR`, `WHARF_LOG_LEVEL`, `WHARF_LOG_FORMAT`,
     /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`, `WHARF_GC_INTERVAL`, `WHARF_GC_GRACE`,
     /// `WHARF_ENCRYPTION` (on/off), `WHARF_ENCRYPTION_KEY_DIR`, `WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`,
-    /// `WHARF_TLS_LISTEN` (comma-separated), `WHARF_TLS_CERT`, `WHARF_TLS_KEY`, and the audit log's (`AuditOptions`)
+    /// `WHARF_TLS_LISTEN` (comma-separated), `WHARF_TLS_CERT`, `WHARF_TLS_KEY`, `WHARF_UI` (on/off), `WHARF_UI_PATH`, and the audit log's (`AuditOptions`)
     /// and access control's (`AuthOptions`), the blob storage's (`StorageOptions`) and the metadata's (`MetadataOptions`).
     public mutating func apply(environment: [String: String]) throws {
         if let listen = environment["WHARF_LISTEN"] { self.listen = listen.split(separator: ",").map(String.init) }
@@ -185,6 +195,8 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let listen = environment["WHARF_TLS_LISTEN"] { tlsListen = listen.split(separator: ",").map(String.init) }
         if let path = environment["WHARF_TLS_CERT"] { tlsCertificate = path }
         if let path = environment["WHARF_TLS_KEY"] { tlsKey = path }
+        if let enabled = environment["WHARF_UI"] { consoleEnabled = try Self.onOff(enabled, "WHARF_UI") }
+        if let path = environment["WHARF_UI_PATH"] { consolePath = path }
         try validate()
     }
 
@@ -209,6 +221,15 @@ public struct WharfConfiguration: Sendable, Equatable {
         }
         guard ["text", "json"].contains(logFormat) else { throw Invalid(description: "log format must be text or json") }
         guard maxManifestBytes > 0, maxBlobBytes >= 0 else { throw Invalid(description: "limits must be positive") }
+        // One or more lower-case segments, not under a path the registry itself serves.
+        let segments = consolePath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard consolePath.hasPrefix("/"), !consolePath.hasSuffix("/"), !segments.isEmpty,
+            segments.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x61...0x7a).contains($0) || $0 == 0x2d } }),
+            !["v2", "api", "p2p", "auth", "helm", "healthz", "readyz", "metrics"].contains(segments.first!)
+        else {
+            throw Invalid(
+                description: "ui.path '\(consolePath)' must be like /ui: lower-case segments, outside the registry's own paths")
+        }
         try storage.validate()
         if storage.redirect, encryptionEnabled {
             throw Invalid(

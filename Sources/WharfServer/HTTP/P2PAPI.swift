@@ -51,7 +51,8 @@ struct P2PAPI: Sendable {
             }
             tracker.announce(
                 digest: list.digest, pieceCount: list.pieces.count, peer: announcement.peer, address: announcement.address,
-                have: Set(announcement.have), uploads: announcement.uploads, capacity: announcement.capacity)
+                have: Set(announcement.have), uploads: announcement.uploads, capacity: announcement.capacity,
+                originBytes: announcement.originBytes, peerBytes: announcement.peerBytes)
             return Response(status: .noContent)
         case .p2pPeers:
             let asked = try await body(request, as: PeersRequest.self)

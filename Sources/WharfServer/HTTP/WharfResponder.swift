@@ -20,6 +20,8 @@ struct WharfResponder: HTTPResponder {
     let replication: ReplicationAPI
     let p2p: P2PAPI
     let admin: AdminAPI
+    /// nil when the web console is off.
+    let console: ConsoleAPI?
     /// nil when auditing is off.
     let audit: RequestAudit?
     /// nil when access control is off.
@@ -46,6 +48,7 @@ struct WharfResponder: HTTPResponder {
         var response: Response
         var caller = Caller.unrestricted
         var denialDetail: String?
+        var consoleOutcome: ConsoleAPI.Outcome?
         let client =
             audit != nil || gate != nil
             ? proxies.client(
@@ -58,7 +61,14 @@ struct WharfResponder: HTTPResponder {
             let methods =
                 route?.methods ?? helm?.methods ?? ServerEndpoint.match(path).map(\.endpoint.methods)
             if let methods, !methods.contains(request.method) { throw MethodNotAllowed(allowed: methods) }
-            if let tokenEndpoint, route == nil, path == TokenEndpoint.path {
+            if let console, route == nil, helm == nil, console.serves(path) {
+                // The console signs its visitors in itself, with a session cookie.
+                if let audit, RequestAudit.isWrite(request.method) {
+                    guard await audit.log.canWrite() else { throw RequestAudit.unavailable }
+                }
+                let outcome = try await console.respond(to: request, client: client, scheme: scheme)
+                (response, caller, consoleOutcome) = (outcome.response, outcome.caller, outcome)
+            } else if let tokenEndpoint, route == nil, path == TokenEndpoint.path {
                 (response, caller) = try await tokenEndpoint.respond(to: request, client: client, scheme: scheme)
             } else {
                 if let gate {
@@ -121,6 +131,12 @@ struct WharfResponder: HTTPResponder {
         var event = audit.begin(
             request, path: path, route: route, helm: helm, client: client, caller: caller, time: arrived)
         if let denialDetail { event.detail = denialDetail }
+        if let consoleOutcome {
+            event.action = consoleOutcome.action.rawValue
+            event.repository = consoleOutcome.repository
+            event.tag = consoleOutcome.tag
+            event.digest = consoleOutcome.digest
+        }
         response.headers[.requestID] = event.id
         return await audit.finish(
             event, method: request.method, durable: RequestAudit.isDurable(request, route: route), response: response,

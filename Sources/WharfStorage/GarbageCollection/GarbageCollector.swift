@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import WharfCore
 
 /// What a garbage collection run removed, or with `dryRun` would remove.
@@ -38,6 +39,7 @@ extension Registry {
                     dryRun ? "orphan blob files found" : "orphan blob files reclaimed",
                     metadata: ["files": "\(report.orphanFiles)", "bytes": "\(report.orphanBytes)"])
             }
+            if !dryRun { self.lastCollection.withLock { $0 = (Date().timeIntervalSince1970, report) } }
             return report
         }
     }

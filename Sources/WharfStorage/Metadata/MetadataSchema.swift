@@ -201,6 +201,19 @@ enum MetadataSchema {
                     ALTER TABLE uploads ADD COLUMN claimed_until REAL;
                     """)
         }
+        migrator.registerMigration("v11: console sessions") { db in
+            // The web console's sign-ins, by the SHA-256 of the cookie's token.
+            try db.execute(
+                sql: """
+                    CREATE TABLE console_sessions (
+                        token_hash TEXT PRIMARY KEY,
+                        identity TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        csrf TEXT NOT NULL,
+                        expires_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -8,7 +8,7 @@ import WharfCore
 /// and their pagination are in lexical order, and the charts' range lookup holds.
 package enum PostgreSQLSchema {
     /// The version this release reads and writes.
-    package static let version = 2
+    package static let version = 3
 
     /// The statements of each version, in order (PostgreSQL prepares one statement at a time).
     private static let migrations: [[String]] = [
@@ -218,6 +218,18 @@ package enum PostgreSQLSchema {
                 hash TEXT NOT NULL
             )
             """,
+        ],
+        // 3: the web console's sessions (MetadataStore+ConsoleSessions), shared so that any instance knows a sign-in.
+        [
+            """
+            CREATE TABLE console_sessions (
+                token_hash TEXT COLLATE "C" PRIMARY KEY,
+                identity TEXT COLLATE "C" NOT NULL,
+                kind TEXT NOT NULL,
+                csrf TEXT NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL
+            )
+            """
         ],
     ]
 

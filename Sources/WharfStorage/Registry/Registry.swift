@@ -83,6 +83,8 @@ package final class Registry: Sendable {
     /// Set while a key rotation or an in-place encryption runs: they are exclusive.
     let keyWork = Mutex(false)
     let recentlyUsed = RecentlyUsedBlobs()
+    /// When this process last collected garbage (not a dry run), and what it freed.
+    package let lastCollection = Mutex<(at: Double, report: GarbageReport)?>(nil)
     /// Which replication tasks a change queues; nil until replication is configured. Held in a struct: a bare
     /// closure read out of the `Mutex` (through `inout`) came back wrapped in two more thunks on every read.
     let outboxPlanner = Mutex<PlannerBox?>(nil)
