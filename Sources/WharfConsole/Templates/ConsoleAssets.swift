@@ -21,7 +21,7 @@ package enum ConsoleAssets {
         table { border-collapse: collapse; width: 100%; }
         caption { text-align: left; color: var(--muted); padding: .25rem 0; }
         th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
-        thead th { border-bottom: 2px solid var(--line); }
+        thead th { border-bottom: 2px solid var(--line); overflow-wrap: normal; }
         code { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
         pre.raw { background: #f6f8fa; padding: 1rem; overflow: auto; max-height: 40rem; white-space: pre-wrap; }
         .facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
@@ -30,7 +30,7 @@ package enum ConsoleAssets {
         .filter.grid { display: grid; grid-template-columns: max-content minmax(0, 20rem); }
         .login { display: grid; gap: .5rem; max-width: 24rem; }
         input, button { font: inherit; padding: .3rem .5rem; max-width: 100%; }
-        input.copy { width: 100%; min-width: 12rem; font-family: ui-monospace, monospace; }
+        input.copy { width: 100%; min-width: 22rem; font-family: ui-monospace, monospace; }
         button.danger, a.danger { color: var(--bad); }
         .error { color: var(--bad); font-weight: 600; }
         .ok { color: var(--good); font-weight: 600; }

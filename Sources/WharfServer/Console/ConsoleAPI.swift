@@ -377,13 +377,17 @@ struct ConsoleAPI: Sendable {
             let base: String
             let message: String
         }
-        let status = HTTPResponse.Status(code: error.httpStatus)
-        let message = error.httpStatus == 404 ? "Not found." : error.message
+        let (title, message) =
+            switch error.httpStatus {
+            case 404: ("Not found", "There is no such page, or you may not see it.")
+            case 403: ("Not allowed", error.message)
+            default: ("Refused", error.message)
+            }
         return ConsoleHTTP.html(
             renderer.page(
-                "error", Failure(base: base, message: message), title: status.reasonPhrase, section: nil,
+                "error", Failure(base: base, message: message), title: title, section: nil,
                 admin: isAdmin(visit), viewer: signedIn(visit)),
-            status: status)
+            status: HTTPResponse.Status(code: error.httpStatus))
     }
 
     private static func asset(_ path: String) -> Response? {
