@@ -199,7 +199,14 @@ let package = Package(
         ),
         .testTarget(
             name: "WharfConsoleTests",
-            dependencies: ["WharfConsole", "WharfCore", "WharfStorage", "WharfAudit", "WharfP2P", "WharfReplication"],
+            dependencies: [
+                "WharfConsole",
+                "WharfCore",
+                "WharfStorage",
+                "WharfTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -56,7 +56,8 @@ package struct RegistryBrowser: Sendable {
         let groups = Dictionary(grouping: referrers) { $0.artifactType ?? $0.mediaType }
             .map { type, manifests in
                 ManifestDetails.ReferrerGroup(
-                    artifactType: type, manifests: manifests.map { .init(digest: $0.digest, mediaType: $0.mediaType, size: $0.size) })
+                    artifactType: type,
+                    manifests: manifests.map { .init(digest: $0.digest, mediaType: $0.mediaType, size: $0.size) })
             }
             .sorted { $0.artifactType < $1.artifactType }
         return (

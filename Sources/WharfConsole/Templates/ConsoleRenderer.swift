@@ -45,7 +45,8 @@ package struct ConsoleRenderer: Sendable {
         let content = library.render(view, withTemplate: template) ?? ""
         var sections = [("Repositories", "repositories")]
         if admin {
-            sections = [("Overview", "overview")] + sections + [("Audit", "audit"), ("Replication", "replication"), ("P2P", "p2p")]
+            sections =
+                [("Overview", "overview")] + sections + [("Audit", "audit"), ("Replication", "replication"), ("P2P", "p2p")]
         }
         let nav = sections.map { label, path in
             NavItem(label: label, href: path == "overview" ? "\(base)/" : "\(base)/\(path)", current: path == section)

@@ -69,6 +69,10 @@ final class RequestAudit: Sendable {
             event.digest = request.uri.queryParameters["digest"].map(String.init)
         case .tags(let name):
             event.repository = name.description
+        case nil where [ServerEndpoint.tags.rawValue, ServerEndpoint.manifests.rawValue].contains(path):
+            let query = request.uri.queryParameters
+            event.repository = query["repository"].map(String.init)
+            event.tag = query["reference"].flatMap { Reference.namesDigest($0) ? nil : String($0) }
         case .base, .catalog, nil:
             break
         }
@@ -186,6 +190,10 @@ final class RequestAudit: Sendable {
         case nil:
             if path == ServerEndpoint.chartSearch.rawValue { return .searchCharts }
             if path == TokenEndpoint.path { return .token }
+            // The browsing endpoints read what the catalog, the tag list and a manifest GET read.
+            if path == ServerEndpoint.repositories.rawValue { return .catalog }
+            if path == ServerEndpoint.tags.rawValue { return .listTags }
+            if path == ServerEndpoint.manifests.rawValue { return .pullManifest }
             return path.hasPrefix("/api/v1/") ? .admin : .other
         case .base:
             // Credentials sent to the base endpoint are a login (what `docker login` and friends do).

@@ -23,6 +23,10 @@ enum AccessRequirement: Equatable {
         switch route {
         // Piece lists (and their tokens) are for those who may pull the blob; the tracker's other calls carry a token.
         case nil where path == ServerEndpoint.p2pPieces.rawValue: self = .repository(repository ?? "", .pull)
+        // Browsing: a repository's tags and manifests for those who may pull it; the list shows only those.
+        case nil where path == ServerEndpoint.tags.rawValue || path == ServerEndpoint.manifests.rawValue:
+            self = .repository(repository ?? "", .pull)
+        case nil where path == ServerEndpoint.repositories.rawValue: self = .browse
         // A seeder's preheat list: any caller, who sees only the repositories it may pull.
         case nil where path == ServerEndpoint.p2pPreheatFeed.rawValue: self = .loggedIn
         // The chart repositories and their search: they list, and serve, only the charts the caller may pull, and take

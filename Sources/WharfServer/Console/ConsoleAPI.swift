@@ -105,7 +105,9 @@ struct ConsoleAPI: Sendable {
         let response: Response
         switch path {
         case "/":
-            guard isAdmin(visit) else { return Outcome(response: ConsoleHTTP.redirect(base + "/repositories"), caller: visit.caller) }
+            guard isAdmin(visit) else {
+                return Outcome(response: ConsoleHTTP.redirect(base + "/repositories"), caller: visit.caller)
+            }
             response = render(
                 "overview", OverviewView(try await browser.overview(), base: base), "Overview", "overview", visit)
         case "/repositories":

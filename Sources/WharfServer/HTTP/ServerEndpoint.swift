@@ -22,6 +22,9 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
     case p2pPreheatFeed = "/p2p/v1/preheat"
     case p2pPreheat = "/api/v1/p2p/preheat"
     case chartSearch = "/api/v1/charts"
+    case repositories = "/api/v1/repositories"
+    case tags = "/api/v1/tags"
+    case manifests = "/api/v1/manifests"
     case token = "/auth/token"
     case health = "/healthz"
     case readiness = "/readyz"
@@ -37,6 +40,7 @@ enum ServerEndpoint: String, CaseIterable, Sendable {
         case .replicationRule: [.get, .put, .delete]
         case .key: [.delete]
         case .audit, .health, .readiness, .chartSearch: [.get, .head]
+        case .repositories, .tags, .manifests: [.get]
         case .token: [.get, .post]
         }
     }

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import WharfAudit
 import WharfAuth
+import WharfConsole
 import WharfCore
 import WharfReplication
 import WharfStorage
@@ -171,6 +172,11 @@ struct WharfResponder: HTTPResponder {
             return response
         }
         if let response = try await p2p.respond(to: request, endpoint: endpoint, caller: caller) { return response }
+        if let response = try await BrowseAPI(browser: RegistryBrowser(registry: api.registry)).respond(
+            to: request, endpoint: endpoint, caller: caller)
+        {
+            return response
+        }
         switch endpoint {
         case .audit:
             return try await AuditAPI(log: audit!.log).respond(to: request)
