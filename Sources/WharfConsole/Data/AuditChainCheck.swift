@@ -23,7 +23,12 @@ package final class AuditChainCheck: Sendable {
         self.interval = interval
         verify = {
             guard let database else {
-                let result = try AuditVerifier.verify(directory: settings.directory)
+                // Reading every segment blocks: on a thread of its own, not one of the few that serve requests.
+                let result = try await withCheckedThrowingContinuation { continuation in
+                    DispatchQueue.global(qos: .utility).async {
+                        continuation.resume(with: Result { try AuditVerifier.verify(directory: settings.directory) })
+                    }
+                }
                 return (result.records, result.problems.map(\.description))
             }
             var total = (records: 0, problems: [String]())
@@ -35,7 +40,8 @@ package final class AuditChainCheck: Sendable {
         }
     }
 
-    /// The latest result, after waiting up to `patience` for a check that this call starts when the last is stale.
+    /// The latest result. A stale one starts a check in the background; with none yet, this waits up to `patience` for
+    /// the first.
     package func latest(patience: Duration = .milliseconds(40)) async -> Result? {
         let (latest, start) = state.withLock { state -> (Result?, Bool) in
             let stale = state.latest.map { Date().timeIntervalSince1970 - $0.at >= interval } ?? true
@@ -44,6 +50,10 @@ package final class AuditChainCheck: Sendable {
             return (state.latest, true)
         }
         guard start else { return latest }
+        guard latest == nil else {
+            Task { await run() }
+            return latest
+        }
         let check = Task { await run() }
         let finished = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
