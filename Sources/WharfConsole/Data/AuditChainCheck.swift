@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Synchronization
 import WharfAudit
@@ -24,7 +25,8 @@ package final class AuditChainCheck: Sendable {
         verify = {
             guard let database else {
                 // Reading every segment blocks: on a thread of its own, not one of the few that serve requests.
-                let result = try await withCheckedThrowingContinuation { continuation in
+                let result = try await withCheckedThrowingContinuation {
+                    (continuation: CheckedContinuation<AuditVerification, any Error>) in
                     DispatchQueue.global(qos: .utility).async {
                         continuation.resume(with: Result { try AuditVerifier.verify(directory: settings.directory) })
                     }
