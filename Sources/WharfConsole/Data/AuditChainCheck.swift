@@ -28,7 +28,7 @@ package final class AuditChainCheck: Sendable {
                 let result = try await withCheckedThrowingContinuation {
                     (continuation: CheckedContinuation<AuditVerification, any Error>) in
                     DispatchQueue.global(qos: .utility).async {
-                        continuation.resume(with: Result { try AuditVerifier.verify(directory: settings.directory) })
+                        continuation.resume(with: Swift.Result { try AuditVerifier.verify(directory: settings.directory) })
                     }
                 }
                 return (result.records, result.problems.map(\.description))
