@@ -12,7 +12,9 @@ import pytest
 import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -188,6 +190,34 @@ def test_an_administrator_browses_audits_and_deletes(filled, browser):
     shot(browser, "09-audit-delete")
 
 
+def test_keyboard_and_400_percent_zoom(filled, browser):
+    secure, digests = filled
+    url = secure.server.url
+    sign_in(browser, url, "root")
+    browser.get(f"{url}/ui/repositories/team-a/oras/-/manifests/{digests['subject']}")
+    # The first Tab reaches the skip link, and following it moves focus into the page's content.
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    skip = browser.switch_to.active_element
+    assert skip.text == "Skip to content" and skip.get_attribute("href").endswith("#main")
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    assert browser.execute_script("return location.hash") == "#main"
+    # 400 % zoom of a 1280 px window is a 320 px viewport: nothing may need scrolling sideways but wide tables, which
+    # scroll inside their own box.
+    try:
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": 320, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        for page in ("/ui/", "/ui/repositories", "/ui/repositories/team-a/multi", "/ui/audit",
+                     f"/ui/repositories/team-a/oras/-/manifests/{digests['subject']}"):
+            browser.get(url + page)
+            assert browser.execute_script("return window.innerWidth") == 320
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{page} is {overflow} px too wide at 320 px"
+        shot(browser, "10-zoomed-repository")
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def test_a_user_sees_only_what_they_may_pull(filled, browser):
     secure, _ = filled
     url = secure.server.url
@@ -208,16 +238,38 @@ def test_a_user_sees_only_what_they_may_pull(filled, browser):
     assert not browser.find_elements(By.CSS_SELECTOR, "a.danger")
 
 
-def console_session(url, user):
-    """A signed-in requests session and a page's CSRF token, as a browser would hold them."""
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+
+
+def signed_in(url, user, password, **kwargs):
+    """A requests session signed in to the console, as a browser would hold it (also used by other modules)."""
     session = requests.Session()
-    login = session.get(f"{url}/ui/login")
-    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', login.text).group(1)
-    answer = session.post(f"{url}/ui/login", data={"csrf": csrf, "user": user, "password": PASSWORDS[user]},
-                          allow_redirects=False)
-    assert answer.status_code == 303
-    page = session.get(f"{url}/ui/repositories/team-a/multi/-/tags/v1/delete")
-    return session, re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    login = session.get(f"{url}/ui/login", **kwargs)
+    answer = session.post(f"{url}/ui/login", data={"csrf": csrf_of(login.text), "user": user, "password": password},
+                          allow_redirects=False, **kwargs)
+    assert answer.status_code == 303, answer.text
+    return session
+
+
+def console_session(url, user):
+    """A signed-in session and a delete form's CSRF token."""
+    session = signed_in(url, user, PASSWORDS[user])
+    return session, csrf_of(session.get(f"{url}/ui/repositories/team-a/multi/-/tags/v1/delete").text)
+
+
+def test_a_robot_signs_in_with_its_secret(filled):
+    secure, _ = filled
+    url = secure.server.url
+    robot = signed_in(url, "robot$ci", secure.robot_secret)  # pull on team-a/**
+    page = robot.get(f"{url}/ui/repositories").text
+    names = re.findall(r'<th scope="row"><a href="/ui/repositories/([^"]+)">', page)
+    assert names == ["team-a/charts/console-chart", "team-a/multi", "team-a/oras"]
+    assert robot.get(f"{url}/ui/p2p").status_code == 403
+    # Signed out, the session is gone: its cookie no longer opens a page.
+    form = robot.get(f"{url}/ui/repositories").text
+    assert robot.post(f"{url}/ui/logout", data={"csrf": csrf_of(form)}, allow_redirects=False).status_code == 303
+    assert robot.get(f"{url}/ui/repositories", allow_redirects=False).headers["Location"].startswith("/ui/login")
 
 
 def test_forged_csrf_tokens_and_foreign_sessions_change_nothing(filled):

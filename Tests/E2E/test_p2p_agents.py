@@ -5,6 +5,7 @@ restart leave every pull correct; preheating puts an image on the seeders before
 
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -92,6 +93,14 @@ def test_eight_agents_pull_one_image_mostly_from_each_other(origin, tmp_path):
         assert from_peers > 5 * from_origin, (from_peers, from_origin)
         assert sum(s["wharf_agent_served_peer_bytes_total"] for s in stats) == from_peers
         assert metrics(origin.url)["wharf_p2p_origin_bytes_to_agents_total"] >= from_origin
+        # The console's P2P page: the big layer's swarm, with the agents' own account of where the bytes came from.
+        page = requests.get(f"{origin.url}/ui/p2p").text
+        swarm = re.search(r"<code title=\"{}\">.*?</tr>".format(big_layer(origin.layout, "big")["digest"]), page, re.S)
+        assert swarm, page
+        peers, complete = (int(n) for n in re.findall(r"<td>(\d+)</td>", swarm.group(0))[1:3])
+        assert peers == 8 and complete >= 1
+        share = int(re.search(r"\((\d+) % from peers\)", page).group(1))
+        assert share > 70, page
     finally:
         for a in agents:
             a.stop()

@@ -350,6 +350,21 @@ def test_status_lag_audit_and_metrics(sites):
     assert shown.startswith("to-b (push https://") and "failed 0" in shown
 
 
+def test_the_console_shows_the_rules_and_runs_one(sites):
+    from test_console import csrf_of, signed_in
+    url = sites["a"].url
+    console = signed_in(url, "root", ROOT_PASSWORD)
+    page = console.get(f"{url}/ui/replication")
+    assert page.status_code == 200
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"<tr><th scope=\"row\">([\w-]+).*?</tr>", page.text, re.S)}
+    assert {"to-b", "to-c", "wrong-password"} <= set(rows)
+    assert "SYNC" not in page.text and "wharf_" not in page.text  # no credentials
+    assert "Recent failures of wrong-password" in page.text
+    ran = console.post(f"{url}/ui/replication/to-b/run", data={"csrf": csrf_of(page.text)})
+    assert ran.status_code == 200 and re.search(r"Ran to-b: \d+ tasks queued\.", ran.text), ran.text
+    assert console.post(f"{url}/ui/replication/to-b/run", data={"csrf": "0" * 64}).status_code == 403
+
+
 def test_a_tag_pushed_to_the_target_directly_is_left_when_overwrite_is_off(sites):
     """C's rule does not overwrite: a tag someone pushed to C is kept and the conflict reported; B's rule does."""
     c_own = push_image(sites["c"].url, "mirror/team/conflict", "v1", "pushed-to-c", auth=("root", ROOT_PASSWORD))

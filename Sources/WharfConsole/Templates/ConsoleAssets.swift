@@ -17,7 +17,7 @@ package enum ConsoleAssets {
         .signout { margin-left: auto; }
         main { padding: 1rem; max-width: 90rem; }
         h1 { font-size: 1.5rem; overflow-wrap: anywhere; }
-        .scroll { overflow-x: auto; }
+        .scroll { overflow-x: auto; position: relative; }
         table { border-collapse: collapse; width: 100%; }
         caption { text-align: left; color: var(--muted); padding: .25rem 0; }
         th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
@@ -30,7 +30,8 @@ package enum ConsoleAssets {
         .filter.grid { display: grid; grid-template-columns: max-content minmax(0, 20rem); }
         .login { display: grid; gap: .5rem; max-width: 24rem; }
         input, button { font: inherit; padding: .3rem .5rem; max-width: 100%; }
-        input.copy { width: 100%; min-width: 22rem; font-family: ui-monospace, monospace; }
+        input.copy { width: 100%; font-family: ui-monospace, monospace; }
+        td input.copy { min-width: 22rem; }
         button.danger, a.danger { color: var(--bad); }
         .error { color: var(--bad); font-weight: 600; }
         .ok { color: var(--good); font-weight: 600; }

@@ -95,7 +95,9 @@ struct ConsoleAPI: Sendable {
             try await requireToken(request, visit)
             if let session = visit.session { try await sessions.end(session) }
             visit.session = nil
-            return Outcome(response: ConsoleHTTP.redirect(base + (gate == nil ? "/" : "/login")), caller: visit.caller)
+            var response = ConsoleHTTP.redirect(base + (gate == nil ? "/" : "/login"))
+            response.headers[.setCookie] = ConsoleHTTP.sessionCookie("", path: base, maxAge: 0, secure: scheme == "https")
+            return Outcome(response: response, caller: visit.caller)
         }
         if gate != nil, !visit.signedIn {
             let next = ConsoleQuery.encode(request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))
