@@ -52,25 +52,15 @@ package final class AuditChainCheck: Sendable {
             return (state.latest, true)
         }
         guard start else { return latest }
-        guard latest == nil else {
-            Task { await run() }
-            return latest
+        Task { await run() }
+        guard latest == nil else { return latest }
+        // Polled rather than awaited: the check cannot be cancelled, and a page must not wait for a long one.
+        let deadline = ContinuousClock.now + patience
+        while ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+            if let first = state.withLock({ $0.latest }) { return first }
         }
-        let check = Task { await run() }
-        let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await check.value
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: patience)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        return finished ? state.withLock { $0.latest } : latest
+        return nil
     }
 
     private func run() async {
