@@ -18,7 +18,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from conftest import ROOT, cluster_size, require, run
+from conftest import ROOT, Server, cluster_size, require, run
 from images import Layout, sha256
 from secure_registry import PASSWORDS, start_secure
 from test_helm import helm_binary, helm_env
@@ -303,3 +303,18 @@ def test_session_cookie_flags_and_page_headers(filled):
     wrong = requests.post(f"{secure.server.url}/ui/login", cookies=plain.cookies, allow_redirects=False, data={
         "csrf": re.search(r'name="csrf" value="([0-9a-f]+)"', plain.text).group(1), "user": "root", "password": "no"})
     assert wrong.status_code == 401 and "Wrong user or password" in wrong.text
+
+
+def test_the_console_can_move_or_be_turned_off(tmp_path):
+    moved = Server(tmp_path / "moved", extra_env={"WHARF_UI_PATH": "/registry/console"})
+    off = Server(tmp_path / "off", extra_env={"WHARF_UI": "off"})
+    try:
+        page = requests.get(f"{moved.url}/registry/console/repositories")
+        assert page.status_code == 200 and 'href="/registry/console/static/console.css"' in page.text
+        assert "Path=/registry/console;" in page.headers["Set-Cookie"]
+        assert requests.get(f"{moved.url}/ui/").status_code == 404
+        assert requests.get(f"{off.url}/ui/").status_code == 404
+        assert requests.get(f"{off.url}/ui/static/console.css").status_code == 404
+    finally:
+        moved.stop()
+        off.stop()

@@ -142,6 +142,17 @@ import WharfStorage
         #expect(try WharfConfiguration.hostAndPort("[::1]:5000") == ("::1", 5000))
     }
 
+    @Test func consoleConfiguration() throws {
+        var configuration = WharfConfiguration()
+        #expect(configuration.consoleEnabled && configuration.consolePath == "/ui")
+        try configuration.apply(environment: ["WHARF_UI": "off", "WHARF_UI_PATH": "/registry-console"])
+        #expect(!configuration.consoleEnabled && configuration.consolePath == "/registry-console")
+        for bad in ["ui", "/ui/", "/", "/v2", "/api/x", "/helm", "/UI", "/ui//x", "/ui?x", "/healthz"] {
+            var copy = WharfConfiguration()
+            #expect(throws: WharfConfiguration.Invalid.self, "\(bad)") { try copy.apply(environment: ["WHARF_UI_PATH": bad]) }
+        }
+    }
+
     @Test func storageConfiguration() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-\(UUID()).yaml").path
         defer { try? FileManager.default.removeItem(atPath: file) }

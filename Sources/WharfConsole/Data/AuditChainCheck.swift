@@ -44,7 +44,7 @@ package final class AuditChainCheck: Sendable {
 
     /// The latest result. A stale one starts a check in the background; with none yet, this waits up to `patience` for
     /// the first.
-    package func latest(patience: Duration = .milliseconds(40)) async -> Result? {
+    package func latest(patience: Duration = .milliseconds(20)) async -> Result? {
         let (latest, start) = state.withLock { state -> (Result?, Bool) in
             let stale = state.latest.map { Date().timeIntervalSince1970 - $0.at >= interval } ?? true
             guard stale, !state.running else { return (state.latest, false) }
