@@ -88,7 +88,8 @@ public enum WharfServer {
         return StorageConfiguration(
             dataDirectory: configuration.dataDirectory, maxManifestBytes: configuration.maxManifestBytes,
             maxBlobBytes: configuration.maxBlobBytes > 0 ? configuration.maxBlobBytes : nil, encryption: encryption,
-            objectStorage: configuration.storage.objectStorage, postgres: configuration.metadata.postgres)
+            objectStorage: configuration.storage.objectStorage, postgres: configuration.metadata.postgres,
+            cachedReferences: configuration.cachedReferences)
     }
 
     /// The servers, the services beside them, and what they stand on (the audit log, the store's connections).

@@ -2,6 +2,7 @@
 chart) and oras (an artifact with a referrer) filled. Screenshots of each page go to `$WHARF_E2E_ARTIFACTS/console`
 (default `.test-artifacts/console`)."""
 
+import json
 import os
 import re
 from pathlib import Path
@@ -174,6 +175,17 @@ def test_an_administrator_browses_audits_and_deletes(filled, browser):
     assert XSS in main_text(browser) and browser.execute_script("return window.__xss") is None
     export = browser.find_element(By.PARTIAL_LINK_TEXT, "JSON lines").get_attribute("href")
     assert export.endswith("/ui/audit/export?action=ping")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    lines = requests.get(export, cookies=cookies).text.splitlines()
+    assert lines and all(json.loads(line)["action"] == "ping" for line in lines)
+    assert any(json.loads(line)["userAgent"] == XSS for line in lines)
+    # 50 records a page, newest first; the next page carries the filter on and starts where this one ended.
+    browser.get(f"{url}/ui/audit")
+    first = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "main tbody td:first-child")]
+    assert len(first) == 50 and first == sorted(first, reverse=True)
+    click(browser, browser.find_element(By.LINK_TEXT, "Older records"))
+    second = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "main tbody td:first-child")]
+    assert second and second[0] <= first[-1]
 
     # Deleting a tag asks first, then the tag is gone for clients too.
     browser.get(f"{url}/ui/repositories/team-a/multi")
@@ -284,6 +296,15 @@ def test_forged_csrf_tokens_and_foreign_sessions_change_nothing(filled):
     _, other = console_session(url, "root")
     assert session.post(target, data={"csrf": other}, allow_redirects=False).status_code == 403
     assert requests.get(f"{url}/v2/team-a/multi/manifests/v1", auth=("root", PASSWORDS["root"])).status_code == 200
+    # With its own token, dave deletes a manifest (the SBOM referrer) from its page's confirmation.
+    oras_page = session.get(f"{url}/ui/repositories/team-a/oras").text
+    sbom = re.search(r'<th scope="row">sbom</th>\s*<td><a href="[^"]*/manifests/(sha256:[0-9a-f]{64})"', oras_page).group(1)
+    confirm = session.get(f"{url}/ui/repositories/team-a/oras/-/manifests/{sbom}/delete")
+    assert "and every tag pointing at it" in confirm.text
+    deleted = session.post(f"{url}/ui/repositories/team-a/oras/-/manifests/{sbom}/delete",
+                           data={"csrf": csrf_of(confirm.text)}, allow_redirects=False)
+    assert deleted.status_code == 303 and deleted.headers["Location"] == "/ui/repositories/team-a/oras"
+    assert requests.get(f"{url}/v2/team-a/oras/manifests/{sbom}", auth=("root", PASSWORDS["root"])).status_code == 404
     # A sign-in form without its token is refused as well.
     fresh = requests.Session()
     refused = fresh.post(f"{url}/ui/login", data={"user": "root", "password": PASSWORDS["root"]}, allow_redirects=False)

@@ -44,6 +44,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     /// The web console (`ui.enabled`, `ui.path`): on by default, at `/ui`.
     public var consoleEnabled = true
     public var consolePath = "/ui"
+    /// Tag and digest resolutions kept in memory (`cache.references`), on SQLite; 0 turns the cache off.
+    public var cachedReferences = 100_000
     /// `HOST:PORT` addresses to listen on with TLS, given a certificate and its key (PEM files).
     public var tlsListen: [String] = []
     public var tlsCertificate: String?
@@ -91,6 +93,9 @@ public struct WharfConfiguration: Sendable, Equatable {
         struct P2P: Decodable {
             var preheat: [String]?
         }
+        struct Cache: Decodable {
+            var references: Int?
+        }
         struct UI: Decodable {
             var enabled: Bool?
             var path: String?
@@ -106,6 +111,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         var replication: ReplicationOptions.File?
         var p2p: P2P?
         var ui: UI?
+        var cache: Cache?
         var dataDir: String?
         var storage: StorageOptions.File?
         var metadata: MetadataOptions.File?
@@ -156,6 +162,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let preheat = file.p2p?.preheat { p2pPreheat = preheat }
         if let enabled = file.ui?.enabled { consoleEnabled = enabled }
         if let path = file.ui?.path { consolePath = path }
+        if let entries = file.cache?.references { cachedReferences = entries }
         if let listen = file.tls?.listen { tlsListen = listen }
         if let path = file.tls?.certificate { tlsCertificate = path }
         if let path = file.tls?.key { tlsKey = path }
@@ -165,7 +172,7 @@ public struct WharfConfiguration: Sendable, Equatable {
     /// Applies `WHARF_LISTEN` (comma-separated), `WHARF_DATA_DIR`, `WHARF_LOG_LEVEL`, `WHARF_LOG_FORMAT`,
     /// `WHARF_MAX_MANIFEST_BYTES`, `WHARF_MAX_BLOB_BYTES`, `WHARF_UPLOAD_TTL`, `WHARF_GC_INTERVAL`, `WHARF_GC_GRACE`,
     /// `WHARF_ENCRYPTION` (on/off), `WHARF_ENCRYPTION_KEY_DIR`, `WHARF_ENCRYPTION_KEY`, `WHARF_ENCRYPTION_PREVIOUS_KEYS`,
-    /// `WHARF_TLS_LISTEN` (comma-separated), `WHARF_TLS_CERT`, `WHARF_TLS_KEY`, `WHARF_UI` (on/off), `WHARF_UI_PATH`, and the audit log's (`AuditOptions`)
+    /// `WHARF_TLS_LISTEN` (comma-separated), `WHARF_TLS_CERT`, `WHARF_TLS_KEY`, `WHARF_UI` (on/off), `WHARF_UI_PATH`, `WHARF_CACHE_REFERENCES`, and the audit log's (`AuditOptions`)
     /// and access control's (`AuthOptions`), the blob storage's (`StorageOptions`) and the metadata's (`MetadataOptions`).
     public mutating func apply(environment: [String: String]) throws {
         if let listen = environment["WHARF_LISTEN"] { self.listen = listen.split(separator: ",").map(String.init) }
@@ -197,6 +204,10 @@ public struct WharfConfiguration: Sendable, Equatable {
         if let path = environment["WHARF_TLS_KEY"] { tlsKey = path }
         if let enabled = environment["WHARF_UI"] { consoleEnabled = try Self.onOff(enabled, "WHARF_UI") }
         if let path = environment["WHARF_UI_PATH"] { consolePath = path }
+        if let entries = environment["WHARF_CACHE_REFERENCES"] {
+            guard let value = Int(entries) else { throw Invalid(description: "WHARF_CACHE_REFERENCES: not a number") }
+            cachedReferences = value
+        }
         try validate()
     }
 
@@ -221,6 +232,7 @@ public struct WharfConfiguration: Sendable, Equatable {
         }
         guard ["text", "json"].contains(logFormat) else { throw Invalid(description: "log format must be text or json") }
         guard maxManifestBytes > 0, maxBlobBytes >= 0 else { throw Invalid(description: "limits must be positive") }
+        guard cachedReferences >= 0 else { throw Invalid(description: "cache.references must be 0 or more") }
         // One or more lower-case segments, not under a path the registry itself serves.
         let segments = consolePath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         guard consolePath.hasPrefix("/"), !consolePath.hasSuffix("/"), !segments.isEmpty,

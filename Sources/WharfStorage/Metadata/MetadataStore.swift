@@ -13,14 +13,19 @@ package struct ManifestRecord: Sendable, Equatable {
 /// schema and transactions on SQLite (the data directory's `wharf.db`) and on PostgreSQL (a cluster's).
 package final class MetadataStore: Sendable {
     package let database: any SQLDatabase
+    /// Tag and digest resolutions answered from memory; nil on PostgreSQL, whose other writers it would not see.
+    let references: ReferenceCache?
 
-    package init(database: any SQLDatabase) {
+    package init(database: any SQLDatabase, cachedReferences: Int = 0) {
         self.database = database
+        references =
+            database.dialect == .sqlite && cachedReferences > 0 ? ReferenceCache(capacity: cachedReferences) : nil
     }
 
     /// The embedded store, created or upgraded in place.
-    package convenience init(path: String) throws {
-        self.init(database: try SQLiteDatabase(path: path, migrator: MetadataSchema.migrator))
+    package convenience init(path: String, cachedReferences: Int = 0) throws {
+        self.init(
+            database: try SQLiteDatabase(path: path, migrator: MetadataSchema.migrator), cachedReferences: cachedReferences)
     }
 
     /// A cluster's store on PostgreSQL, refused unless `wharf migrate` brought its schema to this release's version.
@@ -106,6 +111,7 @@ package final class MetadataStore: Sendable {
     /// Forgets a blob whose content is gone: its row, every repository's link, manifests stored as it (with their
     /// tags and references), and its piece lists.
     package func deleteBlobRows(_ digest: Digest) async throws {
+        defer { references?.invalidate(nil) }
         try await database.write { db in
             for table in ["manifests", "repository_blobs", "blobs", "p2p_piece_lists"] {
                 try db.execute("DELETE FROM \(table) WHERE digest = ?", [digest.description])
@@ -144,6 +150,8 @@ package final class MetadataStore: Sendable {
         _ repository: RepositoryName, digest: Digest, size: Int64, manifest: Manifest, tags: [Tag],
         chart: ChartRecord? = nil, outbox: OutboxContext? = nil
     ) async throws {
+        // Dropped once the write has committed (or failed, maybe after committing), before it is answered.
+        defer { references?.invalidate(repository) }
         try await database.write { db in
             let id = try self.ensureRepository(db, repository)
             var moved: [(tag: String, previous: String?)] = []
@@ -198,7 +206,9 @@ package final class MetadataStore: Sendable {
     }
 
     package func manifest(_ repository: RepositoryName, _ reference: Reference) async throws -> ManifestRecord? {
-        try await database.read { db -> ManifestRecord? in
+        if let hit = references?.lookup(repository, reference) { return hit }
+        let generation = references?.generation
+        let record = try await database.read { db -> ManifestRecord? in
             let row: SQLRow?
             switch reference {
             case .digest(let digest):
@@ -219,13 +229,16 @@ package final class MetadataStore: Sendable {
             guard let row else { return nil }
             return ManifestRecord(digest: try Digest(row[0] as String), mediaType: row[1], size: row[2])
         }
+        if let record, let generation { references?.insert(record, for: repository, reference, readAt: generation) }
+        return record
     }
 
     /// Deletes a manifest and every tag pointing at it. False when the repository has no such manifest.
     package func deleteManifest(_ repository: RepositoryName, _ digest: Digest, outbox: OutboxContext? = nil)
         async throws -> Bool
     {
-        try await database.write { db in
+        defer { references?.invalidate(repository) }
+        return try await database.write { db in
             guard let id = try self.repositoryID(db, repository) else { return false }
             guard
                 try db.execute("DELETE FROM manifests WHERE repository_id = ? AND digest = ?", [id, digest.description])
@@ -241,7 +254,8 @@ package final class MetadataStore: Sendable {
 
     /// The digest the tag pointed to; nil when there was no such tag.
     package func deleteTag(_ repository: RepositoryName, _ tag: Tag, outbox: OutboxContext? = nil) async throws -> String? {
-        try await database.write { db in
+        defer { references?.invalidate(repository) }
+        return try await database.write { db in
             guard let id = try self.repositoryID(db, repository) else { return nil }
             let digest: String? = try db.value(
                 "DELETE FROM tags WHERE repository_id = ? AND name = ? RETURNING digest", [id, tag.value])

@@ -17,12 +17,15 @@ package struct StorageConfiguration: Sendable {
     package var objectStorage: ObjectStorageSettings?
     /// Metadata in a PostgreSQL database; nil for the data directory's SQLite file.
     package var postgres: PostgreSQLSettings?
+    /// How many tag and digest resolutions to keep in memory (SQLite only; 0: none).
+    package var cachedReferences: Int
 
     package init(
         dataDirectory: String, maxManifestBytes: Int = 4 << 20, maxBlobBytes: Int64? = nil,
         encryption: EncryptionSettings? = nil, objectStorage: ObjectStorageSettings? = nil,
-        postgres: PostgreSQLSettings? = nil
+        postgres: PostgreSQLSettings? = nil, cachedReferences: Int = 100_000
     ) {
+        self.cachedReferences = cachedReferences
         self.dataDirectory = dataDirectory
         self.maxManifestBytes = maxManifestBytes
         self.maxBlobBytes = maxBlobBytes
@@ -100,7 +103,8 @@ package final class Registry: Sendable {
         if let settings = configuration.postgres {
             metadata = try MetadataStore(postgres: settings, logger: logger)
         } else {
-            metadata = try MetadataStore(path: configuration.dataDirectory + "/wharf.db")
+            metadata = try MetadataStore(
+                path: configuration.dataDirectory + "/wharf.db", cachedReferences: configuration.cachedReferences)
         }
         // Other instances share a PostgreSQL store: their sweeps and commits exclude each other too.
         clusterLock = (metadata.database as? PostgreSQLDatabase).map(ClusterCommitLock.init)
