@@ -35,45 +35,49 @@ def filled(tmp_path_factory):
     """The registry, filled by real clients as alice (push on team-a/**) and carol (push on team-b/**)."""
     base = tmp_path_factory.mktemp("console")
     secure = start_secure(base)
-    host = secure.server.host
-    alice = f"alice:{PASSWORDS['alice']}"
+    try:
+        host = secure.server.host
+        alice = f"alice:{PASSWORDS['alice']}"
 
-    layout = Layout(base / "layout")
-    layout.multi_arch("v1")
-    run(require("skopeo"), "copy", "--all", "--dest-tls-verify=false", "--dest-creds", alice, f"oci:{layout.path}:v1",
-        f"docker://{host}/team-a/multi:v1")
-    run(require("skopeo"), "copy", "--all", "--dest-tls-verify=false", "--dest-creds", alice, f"oci:{layout.path}:v1",
-        f"docker://{host}/team-a/multi:v2")
-    run(require("skopeo"), "copy", "--all", "--dest-tls-verify=false", "--dest-creds", f"carol:{PASSWORDS['carol']}",
-        f"oci:{layout.path}:v1", f"docker://{host}/team-b/secret:v1")
+        layout = Layout(base / "layout")
+        layout.multi_arch("v1")
+        run(require("skopeo"), "copy", "--all", "--dest-tls-verify=false", "--dest-creds", alice, f"oci:{layout.path}:v1",
+            f"docker://{host}/team-a/multi:v1")
+        run(require("skopeo"), "copy", "--all", "--dest-tls-verify=false", "--dest-creds", alice, f"oci:{layout.path}:v1",
+            f"docker://{host}/team-a/multi:v2")
+        run(require("skopeo"), "copy", "--all", "--dest-tls-verify=false", "--dest-creds", f"carol:{PASSWORDS['carol']}",
+            f"oci:{layout.path}:v1", f"docker://{host}/team-b/secret:v1")
 
-    helm = helm_binary("helm3")
-    env = helm_env(base / "helm")
-    run(helm, "create", base / "console-chart", env=env)
-    run(helm, "package", base / "console-chart", "--destination", base, env=env)
-    run(helm, "registry", "login", host, "--username", "alice", "--password", PASSWORDS["alice"], "--insecure", env=env)
-    run(helm, "push", base / "console-chart-0.1.0.tgz", f"oci://{host}/team-a/charts", env=env)
+        helm = helm_binary("helm3")
+        env = helm_env(base / "helm")
+        run(helm, "create", base / "console-chart", env=env)
+        run(helm, "package", base / "console-chart", "--destination", base, env=env)
+        run(helm, "registry", "login", host, "--username", "alice", "--password", PASSWORDS["alice"], "--insecure", env=env)
+        run(helm, "push", base / "console-chart-0.1.0.tgz", f"oci://{host}/team-a/charts", env=env)
 
-    client = oras.client.OrasClient(insecure=True)
-    client.login(username="alice", password=PASSWORDS["alice"], hostname=host)
-    os.chdir(base)
-    (base / "app.txt").write_text("the subject\n")
-    client.push(target=f"{host}/team-a/oras:v1", files=["app.txt"], manifest_annotations={"note": XSS})
-    subject_raw = requests.get(f"{secure.server.url}/v2/team-a/oras/manifests/v1", auth=("alice", PASSWORDS["alice"]),
-                               headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
-    subject = oras.oci.Subject(mediaType=subject_raw.headers["Content-Type"], digest=sha256(subject_raw.content),
-                               size=len(subject_raw.content))
-    (base / "sbom.json").write_text('{"packages": []}')
-    (base / "config.json").write_text("{}")
-    client.push(target=f"{host}/team-a/oras:sbom", files=["sbom.json"], subject=subject,
-                manifest_config="config.json:application/vnd.example.sbom.v1")
-    # A client whose user agent tries to get into the audit page.
-    requests.get(f"{secure.server.url}/v2/", headers={"User-Agent": XSS})
-    # skopeo may re-encode the index: its digest is the registry's.
-    stored = requests.head(f"{secure.server.url}/v2/team-a/multi/manifests/v1", auth=("alice", PASSWORDS["alice"]),
-                           headers={"Accept": "application/vnd.oci.image.index.v1+json"})
-    yield secure, {"index": stored.headers["Docker-Content-Digest"], "subject": subject.digest}
-    secure.server.stop()
+        client = oras.client.OrasClient(insecure=True)
+        client.login(username="alice", password=PASSWORDS["alice"], hostname=host)
+        previous = os.getcwd()
+        os.chdir(base)  # oras pushes files by their relative names
+        (base / "app.txt").write_text("the subject\n")
+        client.push(target=f"{host}/team-a/oras:v1", files=["app.txt"], manifest_annotations={"note": XSS})
+        subject_raw = requests.get(f"{secure.server.url}/v2/team-a/oras/manifests/v1", auth=("alice", PASSWORDS["alice"]),
+                                   headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        subject = oras.oci.Subject(mediaType=subject_raw.headers["Content-Type"], digest=sha256(subject_raw.content),
+                                   size=len(subject_raw.content))
+        (base / "sbom.json").write_text('{"packages": []}')
+        (base / "config.json").write_text("{}")
+        client.push(target=f"{host}/team-a/oras:sbom", files=["sbom.json"], subject=subject,
+                    manifest_config="config.json:application/vnd.example.sbom.v1")
+        os.chdir(previous)
+        # A client whose user agent tries to get into the audit page.
+        requests.get(f"{secure.server.url}/v2/", headers={"User-Agent": XSS})
+        # skopeo may re-encode the index: its digest is the registry's.
+        stored = requests.head(f"{secure.server.url}/v2/team-a/multi/manifests/v1", auth=("alice", PASSWORDS["alice"]),
+                               headers={"Accept": "application/vnd.oci.image.index.v1+json"})
+        yield secure, {"index": stored.headers["Docker-Content-Digest"], "subject": subject.digest}
+    finally:
+        secure.server.stop()
 
 
 @pytest.fixture(scope="module")
