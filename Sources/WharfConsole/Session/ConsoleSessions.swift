@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WharfCore
 import WharfStorage
 
 /// The console's sessions. A visitor gets one at the first page, before signing in, so that the sign-in form carries a
@@ -49,12 +50,8 @@ package struct ConsoleSessions: Sendable {
         return zip(given, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    static func hash(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
+    static func hash(_ token: String) -> String { Array(SHA256.hash(data: Array(token.utf8))).hexString }
 
-    static func randomHex() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
-    }
+    /// 256 random bits as 64 hex digits.
+    static func randomHex() -> String { SymmetricKey(size: .bits256).withUnsafeBytes { $0.hexString } }
 }

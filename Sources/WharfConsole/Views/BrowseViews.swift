@@ -234,7 +234,7 @@ package struct OverviewView: Sendable {
     }
 }
 
-/// Percent-encoding for the console's own links.
+/// Percent-encoding of a query name or value, for the console's links and the audit API's `Link` header.
 package enum ConsoleQuery {
     package static func encode(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~:"))) ?? ""

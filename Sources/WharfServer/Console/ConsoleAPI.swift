@@ -395,17 +395,12 @@ struct ConsoleAPI: Sendable {
     }
 
     private static func asset(_ path: String) -> Response? {
-        let (text, type): (String, String)
         switch path {
-        case "/static/console.css": (text, type) = (ConsoleAssets.stylesheet, "text/css; charset=utf-8")
-        case "/static/console.js": (text, type) = (ConsoleAssets.script, "text/javascript; charset=utf-8")
-        default: return nil
+        case "/static/console.css":
+            ConsoleHTTP.text(ConsoleAssets.stylesheet, type: "text/css; charset=utf-8", cacheControl: "max-age=3600")
+        case "/static/console.js":
+            ConsoleHTTP.text(ConsoleAssets.script, type: "text/javascript; charset=utf-8", cacheControl: "max-age=3600")
+        default: nil
         }
-        var headers = ConsoleHTTP.securityHeaders
-        headers[.contentType] = type
-        headers[.cacheControl] = "max-age=3600"
-        let body = ByteBuffer(string: text)
-        headers[.contentLength] = String(body.readableBytes)
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 }

@@ -44,10 +44,15 @@ enum ConsoleHTTP {
 
     /// A page: no caching, no framing, no script but the console's own file, no inline style or script.
     static func html(_ page: String, status: HTTPResponse.Status = .ok) -> Response {
+        text(page, type: "text/html; charset=utf-8", cacheControl: "no-store", status: status)
+    }
+
+    /// A text body with the console's security headers.
+    static func text(_ text: String, type: String, cacheControl: String, status: HTTPResponse.Status = .ok) -> Response {
         var headers = securityHeaders
-        headers[.contentType] = "text/html; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        let body = ByteBuffer(string: page)
+        headers[.contentType] = type
+        headers[.cacheControl] = cacheControl
+        let body = ByteBuffer(string: text)
         headers[.contentLength] = String(body.readableBytes)
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import WharfAudit
+import WharfConsole
 import WharfCore
 
 /// The audit log's query endpoint (admin-only once access control exists):
@@ -26,10 +27,10 @@ struct AuditAPI: Sendable {
         let body = ByteBuffer(bytes: page.json)
         var headers = DistributionAPI.jsonHeaders(length: body.readableBytes)
         if let next = page.next {
-            func encode(_ text: Substring) -> String {
-                text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~:"))) ?? ""
+            // Encoded as the console's audit page encodes its own next links.
+            var query = request.uri.queryParameters.filter { $0.key != "cursor" }.map {
+                "\(ConsoleQuery.encode(String($0.key)))=\(ConsoleQuery.encode(String($0.value)))"
             }
-            var query = request.uri.queryParameters.filter { $0.key != "cursor" }.map { "\(encode($0.key))=\(encode($0.value))" }
             query.append("cursor=\(next)")
             headers[.link] = "</api/v1/audit?\(query.joined(separator: "&"))>; rel=\"next\""
         }
