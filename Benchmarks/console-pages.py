@@ -10,14 +10,11 @@ median, 95th percentile and slowest answer in milliseconds. The console's target
 Env: REPOS, TAGS, ROUNDS, WHARF_BIN (or the first argument; default .build/release/wharf), KEEP=1 keeps the data.
 """
 
-import hashlib
 import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,20 +22,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "Tests" / "E2E"))
+from conftest import Server  # noqa: E402
+from images import sha256 as digest  # noqa: E402
+
 REPOS = int(os.environ.get("REPOS", "10000"))
 TAGS = int(os.environ.get("TAGS", "10"))
 ROUNDS = int(os.environ.get("ROUNDS", "50"))
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("WHARF_BIN", str(ROOT / ".build/release/wharf"))
-
-
-def digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Client:
@@ -93,17 +84,10 @@ def fill(port: int):
 
 def main():
     data = Path(tempfile.mkdtemp(prefix="wharf-console-bench-"))
-    port = free_port()
-    log = open(data / "wharf.log", "w")
-    server = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data / "storage"),
-                               "--log-level", "warning"], stdout=log, stderr=log)
+    os.environ["WHARF_BIN"] = BIN
+    server = Server(data / "storage")
+    port = server.port
     try:
-        for _ in range(100):
-            try:
-                if Client(port).request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
         started = time.monotonic()
         fill(port)
         print(f"filled {REPOS} repositories, {REPOS * TAGS} tags in {time.monotonic() - started:.0f} s")
@@ -142,8 +126,7 @@ def main():
             print(f"{name:36} {statistics.median(timings):8.1f} {p95:8.1f} {timings[-1]:8.1f}")
         print(f"slowest p95: {worst:.1f} ms ({'under' if worst < 50 else 'OVER'} the 50 ms target)")
     finally:
-        server.terminate()
-        server.wait()
+        server.stop()
         if not os.environ.get("KEEP"):
             shutil.rmtree(data, ignore_errors=True)
 

@@ -16,13 +16,11 @@ Prints one row per request kind. Env: N, CALLGRIND_N, WHARF_BIN (or the first ar
 """
 
 import glob
-import hashlib
 import http.client
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,20 +28,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "Tests" / "E2E"))
+from conftest import free_port  # noqa: E402
+from images import sha256 as digest  # noqa: E402
+
 N = int(os.environ.get("N", "2000"))
 CALLGRIND_N = int(os.environ.get("CALLGRIND_N", "300"))
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("WHARF_BIN", str(ROOT / ".build/release/wharf"))
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
-
-
-def digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Registry:

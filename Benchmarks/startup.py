@@ -12,12 +12,10 @@ Env: BLOBS, REPOS, TAGS, TAGS_PER_PUT, ROUNDS, WHARF_BIN (or the first argument;
 DATA (reuse a store built before: skips the build), KEEP=1 keeps the data.
 """
 
-import hashlib
 import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,22 +25,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "Tests" / "E2E"))
+from conftest import Server, free_port  # noqa: E402
+from images import sha256 as digest  # noqa: E402
+
 BLOBS = int(os.environ.get("BLOBS", "100000"))
 REPOS = int(os.environ.get("REPOS", "1000"))
 TAGS = int(os.environ.get("TAGS", "1000000"))
 PER_PUT = int(os.environ.get("TAGS_PER_PUT", "100"))
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("WHARF_BIN", str(ROOT / ".build/release/wharf"))
-
-
-def digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(connection, method, path, body=None, headers=None):
@@ -53,6 +45,7 @@ def request(connection, method, path, body=None, headers=None):
 
 
 def serve(data: Path, port: int, log):
+    """`wharf serve` without waiting for it: the restarts time its first answer themselves."""
     return subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data),
                              "--log-level", "warning"], stdout=log, stderr=log)
 
@@ -122,14 +115,13 @@ def main():
     port = free_port()
     try:
         if not os.environ.get("DATA"):
-            server = serve(data, port, log)
-            first_answer(port, 30)
+            os.environ["WHARF_BIN"] = BIN
+            server = Server(data, port=port)
             begun = time.monotonic()
             build(port)
             print(f"built {BLOBS} blobs, {TAGS // PER_PUT * PER_PUT} tags in {REPOS} repositories "
                   f"in {time.monotonic() - begun:.0f} s")
-            server.terminate()
-            server.wait()
+            server.stop()
         times = []
         for _ in range(ROUNDS):
             server = serve(data, port, log)
