@@ -183,7 +183,8 @@ public enum WharfServer {
         var applications = try configuration.listen.map { address in
             let (host, port) = try WharfConfiguration.hostAndPort(address)
             return Application(
-                responder: try responder(scheme: "http"), server: .http1(configuration: http1),
+                responder: try responder(scheme: "http"),
+                server: HTTPServerBuilder { EventLoopChannel(HTTP1Channel(responder: $0, configuration: http1)) },
                 configuration: .init(address: .hostname(host, port: port), serverName: "wharf"), logger: logger)
         }
         if !configuration.tlsListen.isEmpty, let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
@@ -193,7 +194,10 @@ public enum WharfServer {
                 applications.append(
                     Application(
                         responder: try responder(scheme: "https"),
-                        server: try .tls(.http1(configuration: http1), tlsConfiguration: tls),
+                        server: HTTPServerBuilder {
+                            EventLoopChannel(
+                                try TLSChannel(HTTP1Channel(responder: $0, configuration: http1), tlsConfiguration: tls))
+                        },
                         configuration: .init(address: .hostname(host, port: port), serverName: "wharf"), logger: logger))
             }
         }

@@ -5,8 +5,9 @@ import HummingbirdTesting
 import Synchronization
 import Testing
 import WharfCore
+import WharfServer
 
-/// Manifest reads answered from memory (on SQLite) stay exact: a write is seen by the next read, and a read that
+/// Manifest reads and blob HEADs answered from memory (on SQLite) stay exact: a write is seen by the next read, and a read that
 /// races writes answers a digest the tag held at some moment during it, never one older than an answered write.
 @Suite struct HotReadTests {
     /// What the writer and the readers of a push storm share.
@@ -54,6 +55,29 @@ import WharfCore
             // Another repository's reads were never affected.
             let other = digest(try await client.pushImage("hot/other", tag: "v1", layer: "first"))
             #expect(try await get(client, "/v2/hot/other/manifests/v1") == (200, other))
+        }
+    }
+
+    /// Blob HEADs (and the size a GET opens with) come from memory too: an unlinked or collected blob is gone at once.
+    @Test func aBlobUnlinkedOrCollectedIsGoneForTheVeryNextHead() async throws {
+        try await withRegistry({ $0.gcGrace = .zero }) { client, _ in
+            let bytes = Array("shared blob".utf8)
+            let blob = try await client.pushBlob("hot/a", bytes)
+            try await client.pushBlob("hot/b", bytes)
+            func head(_ repository: String) async throws -> Int {
+                Int(try await client.execute(uri: "/v2/\(repository)/blobs/\(blob)", method: .head).status.code)
+            }
+            for _ in 0..<2 { #expect(try await head("hot/a") == 200) }
+            #expect(try await client.execute(uri: "/v2/hot/a/blobs/\(blob)", method: .get).body.readableBytes == bytes.count)
+            let deleted = try await client.execute(uri: "/v2/hot/a/blobs/\(blob)", method: .delete)
+            #expect(deleted.status == .accepted)
+            #expect(try await head("hot/a") == 404)
+            #expect(try await client.execute(uri: "/v2/hot/a/blobs/\(blob)", method: .get).status == .notFound)
+            // Still linked to the other repository, and known there from memory; then garbage collection removes it.
+            for _ in 0..<2 { #expect(try await head("hot/b") == 200) }
+            let collected = try await client.execute(uri: "/api/v1/gc", method: .post)
+            #expect(collected.status == .ok, "\(String(buffer: collected.body))")
+            #expect(try await head("hot/b") == 404)
         }
     }
 

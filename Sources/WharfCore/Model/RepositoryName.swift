@@ -10,10 +10,14 @@ public struct RepositoryName: Hashable, Sendable, CustomStringConvertible, Compa
         guard value.utf8.count <= Self.maxLength else {
             throw .nameInvalid("repository name is longer than \(Self.maxLength) characters")
         }
-        for component in value.split(separator: "/", omittingEmptySubsequences: false) {
-            guard Self.isValidComponent(component.utf8) else {
-                throw .nameInvalid("invalid repository name component '\(component)' in '\(value)'")
+        var component = value.utf8.startIndex
+        while true {
+            let end = value.utf8[component...].firstIndex(of: UInt8(ascii: "/")) ?? value.utf8.endIndex
+            guard Self.isValidComponent(value.utf8[component..<end]) else {
+                throw .nameInvalid("invalid repository name component '\(value[component..<end])' in '\(value)'")
             }
+            guard end < value.utf8.endIndex else { break }
+            component = value.utf8.index(after: end)
         }
         self.value = value
     }

@@ -44,23 +44,31 @@ enum V2Route: Equatable {
         let tail = path.dropFirst(4)
         if tail.isEmpty { return .base }
         if tail == "_catalog" { return .catalog }
-        let parts = tail.split(separator: "/", omittingEmptySubsequences: false)
-        let n = parts.count
-        func name(dropLast count: Int) throws(RegistryError) -> RepositoryName {
-            try RepositoryName(parts[..<(n - count)].joined(separator: "/"))
+        // The last three slashes, rightmost first: the endpoint is in the segments after them, the name before.
+        var slashes: [Substring.Index] = []
+        var end = tail.endIndex
+        while slashes.count < 3, let slash = tail[..<end].utf8.lastIndex(of: UInt8(ascii: "/")) {
+            slashes.append(slash)
+            end = slash
         }
-        if n >= 3, parts[n - 2] == "tags", parts[n - 1] == "list" { return .tags(try name(dropLast: 2)) }
-        if n >= 3, parts[n - 2] == "blobs", parts[n - 1] == "uploads" { return .uploads(try name(dropLast: 2)) }
-        if n >= 4, parts[n - 3] == "blobs", parts[n - 2] == "uploads" {
-            return parts[n - 1].isEmpty
-                ? .uploads(try name(dropLast: 3)) : .upload(try name(dropLast: 3), id: String(parts[n - 1]))
+        // Segment 1 is the last one, 2 the one before it, ...; `name(before: k)` is everything before segment k.
+        func segment(_ k: Int) -> Substring {
+            tail[tail.index(after: slashes[k - 1])..<(k == 1 ? tail.endIndex : slashes[k - 2])]
         }
-        guard n >= 3, !parts[n - 1].isEmpty else { return nil }
-        let last = String(parts[n - 1])
-        switch parts[n - 2] {
-        case "manifests": return .manifest(try name(dropLast: 2), reference: last)
-        case "blobs": return .blob(try name(dropLast: 2), digest: last)
-        case "referrers": return .referrers(try name(dropLast: 2), digest: last)
+        func name(before k: Int) throws(RegistryError) -> RepositoryName { try RepositoryName(tail[..<slashes[k - 1]]) }
+        let count = slashes.count
+        if count >= 2, segment(2) == "tags", segment(1) == "list" { return .tags(try name(before: 2)) }
+        if count >= 2, segment(2) == "blobs", segment(1) == "uploads" { return .uploads(try name(before: 2)) }
+        if count >= 3, segment(3) == "blobs", segment(2) == "uploads" {
+            let id = segment(1)
+            return id.isEmpty ? .uploads(try name(before: 3)) : .upload(try name(before: 3), id: String(id))
+        }
+        guard count >= 2, !segment(1).isEmpty else { return nil }
+        let last = String(segment(1))
+        switch segment(2) {
+        case "manifests": return .manifest(try name(before: 2), reference: last)
+        case "blobs": return .blob(try name(before: 2), digest: last)
+        case "referrers": return .referrers(try name(before: 2), digest: last)
         default: return nil
         }
     }

@@ -128,7 +128,8 @@ extension Registry {
     package func retireKey(_ id: String) async throws {
         let encryption = try encryption
         try await exclusiveKeyWork {
-            guard try encryption.keyIDs.contains(id) || self.metadata.masterKeyIDs().contains(id) else {
+            let known = try encryption.keyIDs.contains(id) ? true : try await self.metadata.masterKeyIDs().contains(id)
+            guard known else {
                 throw RegistryError(.unsupported, status: 404, "no such key", detail: String(id.prefix(64)))
             }
             guard id != encryption.active.id else {

@@ -81,7 +81,9 @@ package final class MetadataStore: Sendable {
 
     /// The size of `digest` when the repository may read it.
     package func linkedBlobSize(_ repository: RepositoryName, _ digest: Digest) async throws -> Int64? {
-        try await database.read { db in
+        if let size = references?.blobSize(repository, digest) { return size }
+        let generation = references?.generation
+        let size: Int64? = try await database.read { db in
             try db.value(
                 """
                 SELECT b.size FROM blobs b
@@ -90,6 +92,8 @@ package final class MetadataStore: Sendable {
                 WHERE r.name = ? AND b.digest = ?
                 """, [repository.value, digest.description])
         }
+        if let size, let generation { references?.insert(blobSize: size, for: repository, digest, readAt: generation) }
+        return size
     }
 
     /// Records a committed blob and lets the repository read it.
@@ -101,7 +105,8 @@ package final class MetadataStore: Sendable {
 
     /// Withdraws the repository's right to read the blob; the content stays until garbage collection.
     package func unlinkBlob(_ repository: RepositoryName, _ digest: Digest) async throws -> Bool {
-        try await database.write { db in
+        defer { references?.invalidate(repository) }
+        return try await database.write { db in
             guard let id = try self.repositoryID(db, repository) else { return false }
             return try db.execute(
                 "DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?", [id, digest.description]) > 0
@@ -237,7 +242,6 @@ package final class MetadataStore: Sendable {
     package func deleteManifest(_ repository: RepositoryName, _ digest: Digest, outbox: OutboxContext? = nil)
         async throws -> Bool
     {
-        defer { references?.invalidate(repository) }
         return try await database.write { db in
             guard let id = try self.repositoryID(db, repository) else { return false }
             guard
@@ -254,7 +258,6 @@ package final class MetadataStore: Sendable {
 
     /// The digest the tag pointed to; nil when there was no such tag.
     package func deleteTag(_ repository: RepositoryName, _ tag: Tag, outbox: OutboxContext? = nil) async throws -> String? {
-        defer { references?.invalidate(repository) }
         return try await database.write { db in
             guard let id = try self.repositoryID(db, repository) else { return nil }
             let digest: String? = try db.value(
@@ -316,9 +319,20 @@ package final class MetadataStore: Sendable {
     }
 
     package func recordMasterKey(_ id: String) throws {
-        try database.writeNow { db in
-            try db.execute("INSERT INTO master_keys(id, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING", [id, Self.now])
-        }
+        try database.writeNow { db in try Self.insertMasterKey(id, db) }
+    }
+
+    /// The same, from a task: the task may run on an event loop, which must not wait for the database.
+    package func masterKeyIDs() async throws -> [String] {
+        try await database.read { db in try db.values("SELECT id FROM master_keys ORDER BY id") }
+    }
+
+    package func recordMasterKey(_ id: String) async throws {
+        try await database.write(durable: true) { db in try Self.insertMasterKey(id, db) }
+    }
+
+    private static func insertMasterKey(_ id: String, _ db: any SQLSession) throws {
+        try db.execute("INSERT INTO master_keys(id, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING", [id, now])
     }
 
     package func forgetMasterKey(_ id: String) async throws {

@@ -1,8 +1,8 @@
 import Synchronization
 import WharfCore
 
-/// What a repository's tags and digests resolve to, kept in memory so that a manifest GET or HEAD needs no database
-/// read. Coherent with this process's writes: every write that can change a resolution drops its repository's
+/// What a repository's tags and digests resolve to, and the sizes of the blobs it may read, kept in memory so that a
+/// manifest GET or HEAD, or a blob HEAD, needs no database read. Coherent with this process's writes: every write that can change a resolution drops its repository's
 /// entries once it has committed and before it is answered, so the very next read goes to the database.
 ///
 /// A read that raced a write must not put back what the write replaced: the cache's generation moves on with every
@@ -15,9 +15,15 @@ import WharfCore
 /// database).
 final class ReferenceCache: Sendable {
     private struct State {
-        var repositories: [String: [String: ManifestRecord]] = [:]
+        var repositories: [String: Repository] = [:]
         var count = 0
         var generation: UInt64 = 0
+    }
+
+    private struct Repository {
+        var references: [String: ManifestRecord] = [:]
+        var blobSizes: [String: Int64] = [:]
+        var count: Int { references.count + blobSizes.count }
     }
 
     private let state = Mutex(State())
@@ -26,7 +32,12 @@ final class ReferenceCache: Sendable {
     init(capacity: Int) { self.capacity = capacity }
 
     func lookup(_ repository: RepositoryName, _ reference: Reference) -> ManifestRecord? {
-        state.withLock { $0.repositories[repository.value]?[reference.description] }
+        state.withLock { $0.repositories[repository.value]?.references[reference.description] }
+    }
+
+    /// The size of a blob the repository may read; nil when not known here (which does not mean it is not linked).
+    func blobSize(_ repository: RepositoryName, _ digest: Digest) -> Int64? {
+        state.withLock { $0.repositories[repository.value]?.blobSizes[digest.description] }
     }
 
     /// Taken before a database read whose answer may be kept.
@@ -34,15 +45,23 @@ final class ReferenceCache: Sendable {
 
     /// Keeps a read's answer, unless a write happened since `generation` was taken.
     func insert(_ record: ManifestRecord, for repository: RepositoryName, _ reference: Reference, readAt generation: UInt64) {
+        keep(repository, readAt: generation) { $0.references.updateValue(record, forKey: reference.description) == nil }
+    }
+
+    /// Keeps a blob's size found linked to the repository, unless a write happened since `generation` was taken.
+    func insert(blobSize size: Int64, for repository: RepositoryName, _ digest: Digest, readAt generation: UInt64) {
+        keep(repository, readAt: generation) { $0.blobSizes.updateValue(size, forKey: digest.description) == nil }
+    }
+
+    /// `add` returns whether it added an entry rather than replaced one.
+    private func keep(_ repository: RepositoryName, readAt generation: UInt64, _ add: (inout Repository) -> Bool) {
         state.withLock { state in
             guard state.generation == generation else { return }
             if state.count >= capacity {
                 state.repositories = [:]
                 state.count = 0
             }
-            if state.repositories[repository.value, default: [:]].updateValue(record, forKey: reference.description) == nil {
-                state.count += 1
-            }
+            if add(&state.repositories[repository.value, default: Repository()]) { state.count += 1 }
         }
     }
 
