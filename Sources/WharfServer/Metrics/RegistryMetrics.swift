@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 import WharfReplication
 import WharfStorage
 
@@ -17,6 +18,15 @@ final class RegistryMetrics: Sendable {
     private let gcBlobsDeleted: Counter
     private let gcBytesFreed: Counter
     private let gcOrphansDeleted: Counter
+    /// The request series by route, method and status, looked up once: the registry's own lookup builds its key
+    /// from the labels on every call.
+    private let requestSeries = Mutex<[RequestSeries: (count: Counter, duration: DurationHistogram)]>([:])
+
+    private struct RequestSeries: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
 
     private static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
@@ -42,14 +52,23 @@ final class RegistryMetrics: Sendable {
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        prometheus.makeCounter(
-            name: "wharf_http_requests_total", labels: [("route", route), ("method", method), ("status", String(status))],
-            help: "HTTP requests by route, method and status."
-        ).increment()
-        prometheus.makeDurationHistogram(
-            name: "wharf_http_request_duration_seconds", labels: [("route", route), ("method", method)],
-            buckets: Self.latencyBuckets, help: "Time to the response head, by route and method."
-        ).record(duration)
+        let key = RequestSeries(route: route, method: method, status: status)
+        let series = requestSeries.withLock { known in
+            if let series = known[key] { return series }
+            let series = (
+                count: prometheus.makeCounter(
+                    name: "wharf_http_requests_total",
+                    labels: [("route", route), ("method", method), ("status", String(status))],
+                    help: "HTTP requests by route, method and status."),
+                duration: prometheus.makeDurationHistogram(
+                    name: "wharf_http_request_duration_seconds", labels: [("route", route), ("method", method)],
+                    buckets: Self.latencyBuckets, help: "Time to the response head, by route and method.")
+            )
+            known[key] = series
+            return series
+        }
+        series.count.increment()
+        series.duration.record(duration)
     }
 
     func recordGarbageCollection(_ report: GarbageReport) {
