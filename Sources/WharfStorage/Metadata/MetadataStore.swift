@@ -242,6 +242,7 @@ package final class MetadataStore: Sendable {
     package func deleteManifest(_ repository: RepositoryName, _ digest: Digest, outbox: OutboxContext? = nil)
         async throws -> Bool
     {
+        defer { references?.invalidate(repository) }
         return try await database.write { db in
             guard let id = try self.repositoryID(db, repository) else { return false }
             guard
@@ -258,6 +259,7 @@ package final class MetadataStore: Sendable {
 
     /// The digest the tag pointed to; nil when there was no such tag.
     package func deleteTag(_ repository: RepositoryName, _ tag: Tag, outbox: OutboxContext? = nil) async throws -> String? {
+        defer { references?.invalidate(repository) }
         return try await database.write { db in
             guard let id = try self.repositoryID(db, repository) else { return nil }
             let digest: String? = try db.value(
