@@ -27,6 +27,7 @@ public enum WharfServer {
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
     public static func run(_ configuration: WharfConfiguration, logger: Logger) async throws {
+        BufferReuse.configure()
         let (applications, services, underneath) = try await build(configuration, logger: logger)
         logger.info(
             "wharf is serving",

@@ -1,10 +1,6 @@
 import Hummingbird
 import NIOCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The request context: Hummingbird's basics plus the peer's address, which the audit log records, and the channel.
 struct WharfRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
@@ -24,8 +20,11 @@ extension SocketAddress {
     /// inet_ntop and its sprintf, which showed in profiles of small requests.
     var text: String {
         guard case .v4(let address) = self else { return ipAddress ?? pathname ?? "-" }
-        return withUnsafeBytes(of: address.address.sin_addr.s_addr) { octets in  // network byte order
-            String(unsafeUninitializedCapacity: 15) { text in
+        // `sockaddr_in`: family (2 bytes), port (2), then the address (4), in network byte order. Read as bytes, as its
+        // fields' owning module (Glibc or NIO's copy of the header) depends on the build.
+        return withUnsafeBytes(of: address.address) { raw in
+            let octets = raw[4..<8]
+            return String(unsafeUninitializedCapacity: 15) { text in
                 var count = 0
                 func put(_ byte: UInt8) {
                     text[count] = byte
