@@ -1,49 +1,44 @@
 import GRDB
 
-/// The embedded metadata database: one SQLite file in WAL mode with `synchronous = FULL`, so that a transaction that
-/// returned is on disk and whatever the registry acknowledged survives a crash or power loss.
+/// The embedded metadata database: one SQLite file in WAL mode. A durable write returns once its transaction is on
+/// disk, so that whatever the registry acknowledged survives a crash or power loss; concurrent writes share one sync
+/// of the WAL (`GroupSync`).
 package final class SQLiteDatabase: SQLDatabase {
     package let pool: DatabasePool
     package var dialect: SQLDialect { .sqlite }
+    let walSync: GroupSync
 
     package init(path: String, migrator: DatabaseMigrator) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Commits are not synced one by one: durable writes wait for `walSync` instead.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        walSync = GroupSync(walPath: path + "-wal")
         try migrator.migrate(pool)
+        try walSync.syncNow()
     }
 
     package func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await pool.read { db in try body(SQLiteSession(db: db)) }
     }
 
+    /// Not `durable`: a killed process loses nothing (the WAL is in the page cache); a power cut may lose the latest
+    /// such commits, and the next durable write's sync takes them along with its own.
     package func write<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (any SQLSession) throws -> T)
         async throws -> T
     {
-        guard !durable else { return try await pool.write { db in try body(SQLiteSession(db: db)) } }
-        // A killed process loses nothing (the WAL is in the page cache); a power cut may lose the latest such commits,
-        // and the next durable commit flushes them along with its own.
-        return try await pool.writeWithoutTransaction { db in
-            // SQLite refuses to change the safety level inside a transaction, so it is set around one.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            let result = Result {
-                var value: T?
-                try db.inTransaction {
-                    value = try body(SQLiteSession(db: db))
-                    return .commit
-                }
-                return value!
-            }
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            return try result.get()
-        }
+        let value = try await pool.write { db in try body(SQLiteSession(db: db)) }
+        if durable { try await walSync.sync() }
+        return value
     }
 
     package func writeNow<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try pool.write { db in try body(SQLiteSession(db: db)) }
+        let value = try pool.write { db in try body(SQLiteSession(db: db)) }
+        try walSync.syncNow()
+        return value
     }
 
     package func close() async throws { try pool.close() }

@@ -1,0 +1,37 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import WharfStorage
+
+/// Durable SQLite writes share syncs of the WAL (group commit), and each still waits for one.
+@Suite struct GroupSyncTests {
+    @Test func concurrentDurableWritesShareSyncsAndEachReturnsCommitted() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("group-sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try SQLiteDatabase(path: directory.path + "/metadata.db", migrator: MetadataSchema.migrator)
+        let writes = 64
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<writes {
+                group.addTask {
+                    _ = try await database.write(durable: true) { db in
+                        try db.execute("INSERT INTO master_keys(id, added_at) VALUES (?, ?)", ["key\(index)", 0.0])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let rows: [String] = try await database.read { db in try db.values("SELECT id FROM master_keys") }
+        #expect(rows.count == writes)
+        let syncs = database.walSync.rounds.load(ordering: .relaxed)
+        #expect(syncs >= 1)
+        #expect(syncs < writes, "every write synced alone: no group commit")
+        // A write that is not durable waits for no sync.
+        _ = try await database.write(durable: false) { db in
+            try db.execute("INSERT INTO master_keys(id, added_at) VALUES (?, ?)", ["loose", 0.0])
+        }
+        #expect(database.walSync.rounds.load(ordering: .relaxed) == syncs)
+        try await database.close()
+    }
+}
