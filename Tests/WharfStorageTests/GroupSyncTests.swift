@@ -34,4 +34,27 @@ import Testing
         #expect(database.walSync.rounds.load(ordering: .relaxed) == syncs)
         try await database.close()
     }
+
+    @Test func aDeferredSyncIsMadeWhenItsScopeWaitsForIt() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("group-sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try SQLiteDatabase(path: directory.path + "/metadata.db", migrator: MetadataSchema.migrator)
+        let deferred = DeferredSync()
+        let before = database.walSync.rounds.load(ordering: .relaxed)
+        try await DeferredSync.$current.withValue(deferred) {
+            _ = try await database.write(durable: true) { db in
+                try db.execute("INSERT INTO master_keys(id, added_at) VALUES (?, ?)", ["deferred", 0.0])
+            }
+        }
+        #expect(database.walSync.rounds.load(ordering: .relaxed) == before)
+        try await deferred.wait()
+        #expect(database.walSync.rounds.load(ordering: .relaxed) == before + 1)
+        // Outside a scope, a durable write syncs before it returns.
+        _ = try await database.write(durable: true) { db in
+            try db.execute("INSERT INTO master_keys(id, added_at) VALUES (?, ?)", ["direct", 0.0])
+        }
+        #expect(database.walSync.rounds.load(ordering: .relaxed) == before + 2)
+        try await database.close()
+    }
 }

@@ -7,6 +7,7 @@ import Synchronization
 import WharfAudit
 import WharfAuth
 import WharfCore
+import WharfStorage
 import WharfReplication
 
 /// Turns requests into audit records. A write's record (anything but GET and HEAD, bar upload-session steps) is
@@ -37,6 +38,15 @@ final class RequestAudit: Sendable {
             let query = request.uri.queryParameters
             return query["digest"] != nil || query["mount"] != nil
         default: return true
+        }
+    }
+
+    private static func failure(_ body: () async throws -> Void) async -> (any Error)? {
+        do {
+            try await body()
+            return nil
+        } catch {
+            return error
         }
     }
 
@@ -81,9 +91,11 @@ final class RequestAudit: Sendable {
 
     /// Completes the record with the answer and writes it: durably before returning when `durable`, after the body
     /// for a blob download, else within the flush interval.
+    /// `metadata`: the request's metadata writes whose sync was left for now (`DeferredSync`); waited for together
+    /// with a durable record.
     func finish(
         _ event: consuming AuditEvent, method: HTTPRequest.Method, durable: Bool, response: consuming Response,
-        errorCode: String?, tally: RequestTally, start: ContinuousClock.Instant
+        errorCode: String?, tally: RequestTally, start: ContinuousClock.Instant, metadata: DeferredSync? = nil
     ) async -> Response {
         event.status = response.status.code
         event.error = errorCode
@@ -100,10 +112,16 @@ final class RequestAudit: Sendable {
         if durable {
             event.bytesOut = Int64(response.body.contentLength ?? 0)
             event.durationMicros = Self.micros(since: start)
+            async let metadataSynced = Self.failure { try await metadata?.wait() }
             do {
                 try await log.recordDurably(event)
+                if let failure = await metadataSynced {
+                    logger.error("a write's metadata could not be synced", metadata: ["error": "\(failure)"])
+                    return ((failure as? RegistryError) ?? Self.unavailable).response(includeBody: true)
+                }
                 return response
             } catch {
+                _ = await metadataSynced
                 // The record could not be made durable. A write that took effect is answered 503 all the same: the
                 // client tries again (writes are idempotent), and the record says what it was told.
                 if response.status.code < 400 {
@@ -117,6 +135,10 @@ final class RequestAudit: Sendable {
                 log.record(event)
                 return failed
             }
+        }
+        if let failure = await Self.failure({ try await metadata?.wait() }) {
+            logger.error("a write's metadata could not be synced", metadata: ["error": "\(failure)"])
+            return ((failure as? RegistryError) ?? Self.unavailable).response(includeBody: true)
         }
         let streams = [AuditAction.pullBlob.rawValue, AuditAction.pullChart.rawValue].contains(event.action)
         guard method == .get, streams, response.status.code / 100 == 2 else {

@@ -50,6 +50,7 @@ struct WharfResponder: HTTPResponder {
         var caller = Caller.unrestricted
         var denialDetail: String?
         var consoleOutcome: ConsoleAPI.Outcome?
+        var metadataSync: DeferredSync?
         let client =
             audit != nil || gate != nil
             ? proxies.client(
@@ -86,9 +87,13 @@ struct WharfResponder: HTTPResponder {
                 if let audit, RequestAudit.isWrite(request.method) {
                     // A write whose record could not be kept is refused before it changes anything.
                     guard await audit.log.canWrite() else { throw RequestAudit.unavailable }
-                    // The bodies the routes read count into the tally (reads have none).
-                    response = try await RequestTally.$current.withValue(tally) { [caller, helm] in
-                        try await handle(request, route: route, helm: helm, caller: caller)
+                    // The bodies the routes read count into the tally (reads have none). A manifest or tag write's
+                    // metadata sync is waited for with its audit record (`finish`).
+                    if case .manifest = route { metadataSync = DeferredSync() }
+                    response = try await RequestTally.$current.withValue(tally) { [caller, helm, metadataSync] in
+                        try await DeferredSync.$current.withValue(metadataSync) {
+                            try await handle(request, route: route, helm: helm, caller: caller)
+                        }
                     }
                 } else {
                     response = try await handle(request, route: route, helm: helm, caller: caller)
@@ -141,7 +146,7 @@ struct WharfResponder: HTTPResponder {
         response.headers[.requestID] = event.id
         return await audit.finish(
             event, method: request.method, durable: RequestAudit.isDurable(request, route: route), response: response,
-            errorCode: errorCode, tally: tally, start: start)
+            errorCode: errorCode, tally: tally, start: start, metadata: metadataSync)
     }
 
     private static func brokenBody(_ error: HTTPParserError, route: V2Route?) -> RegistryError {

@@ -31,7 +31,9 @@ package final class SQLiteDatabase: SQLDatabase {
         async throws -> T
     {
         let value = try await pool.write { db in try body(SQLiteSession(db: db)) }
-        if durable { try await walSync.sync() }
+        if durable {
+            if let deferred = DeferredSync.current { deferred.leave(walSync) } else { try await walSync.sync() }
+        }
         return value
     }
 
