@@ -7,8 +7,8 @@ import Synchronization
 import WharfAudit
 import WharfAuth
 import WharfCore
-import WharfStorage
 import WharfReplication
+import WharfStorage
 
 /// Turns requests into audit records. A write's record (anything but GET and HEAD, bar upload-session steps) is
 /// durable before its response leaves; a blob download's record is made once its body has been sent, so that it holds the bytes
