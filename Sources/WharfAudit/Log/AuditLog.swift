@@ -20,10 +20,16 @@ public final class AuditLog: Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private let logger: Logger
 
+    /// A write waiting for its record to be durable, or a `flush` waiting for records to be durable and indexed.
+    fileprivate struct Waiter {
+        let continuation: CheckedContinuation<Void, any Error>
+        let needsIndex: Bool
+    }
+
     private struct State {
         /// Records waiting to be written.
         var pending = AuditBatch()
-        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var waiters: [Waiter] = []
         var dropped = 0
         var failing = false
         var stopping = false
@@ -80,7 +86,7 @@ public final class AuditLog: Sendable {
             let accepted = state.withLock { state in
                 guard !state.closed else { return false }
                 state.pending.append(contentsOf: record)
-                state.waiters.append(continuation)
+                state.waiters.append(Waiter(continuation: continuation, needsIndex: false))
                 return true
             }
             if accepted { wake.signal() } else { continuation.resume(throwing: AuditError("the audit log is closed")) }
@@ -93,7 +99,7 @@ public final class AuditLog: Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let accepted = state.withLock { state in
                 guard !state.closed else { return false }
-                state.waiters.append(continuation)
+                state.waiters.append(Waiter(continuation: continuation, needsIndex: true))
                 return true
             }
             if accepted { wake.signal() } else { continuation.resume() }
@@ -123,7 +129,7 @@ public final class AuditLog: Sendable {
     }
 
     /// The writer thread's view of the shared state: take everything that waits.
-    fileprivate func take() -> (records: AuditBatch, waiters: [CheckedContinuation<Void, any Error>], stopping: Bool) {
+    fileprivate func take() -> (records: AuditBatch, waiters: [Waiter], stopping: Bool) {
         state.withLock { state in
             var records = state.pending
             if state.dropped > 0, !state.failing {
@@ -189,16 +195,19 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
             let (records, waiters, stopping) = log.take()
             if !records.isEmpty {
                 do {
-                    try write(records)
+                    // Writes are answered as soon as their records are on disk; flushes once they are indexed too.
+                    try write(records) {
+                        for waiter in waiters where !waiter.needsIndex { waiter.continuation.resume() }
+                    }
                     if log.setFailing(false) { log.log.notice("the audit log is writable again") }
-                    for waiter in waiters { waiter.resume() }
+                    for waiter in waiters where waiter.needsIndex { waiter.continuation.resume() }
                 } catch {
                     if log.setFailing(true) { log.log.error("cannot write the audit log", metadata: ["error": "\(error)"]) }
                     log.putBack(records)
-                    for waiter in waiters { waiter.resume(throwing: error) }
+                    for waiter in waiters { waiter.continuation.resume(throwing: error) }
                 }
             } else {
-                for waiter in waiters { waiter.resume() }
+                for waiter in waiters { waiter.continuation.resume() }
             }
             if stopping {
                 log.signalStopped()
@@ -211,8 +220,8 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
         }
     }
 
-    private func write(_ records: AuditBatch) throws {
-        let lines = try storage.append(records)
+    private func write(_ records: AuditBatch, whenDurable durable: () -> Void = {}) throws {
+        let lines = try storage.append(records, whenDurable: durable)
         for forwarder in forwarders {
             do {
                 try forwarder.forward(lines)

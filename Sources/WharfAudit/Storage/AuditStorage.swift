@@ -4,8 +4,9 @@
 /// The log's writer thread alone calls `append` and `retention`, one call at a time; `page` comes from any thread.
 protocol AuditStorage: AnyObject, Sendable {
     /// Chains the records after the newest one of this log, stores them and returns once they are durable; returns
-    /// each record's stored line, in order. On failure none of them is stored.
-    func append(_ records: AuditBatch) throws -> [ArraySlice<UInt8>]
+    /// each record's stored line, in order. On failure none of them is stored. `whenDurable` runs as soon as they are
+    /// on disk, before what follows (indexing), which can no longer fail the append.
+    func append(_ records: AuditBatch, whenDurable: () -> Void) throws -> [ArraySlice<UInt8>]
     /// Whether retention should look now, besides its periodic look (the segments after sealing one).
     var retentionDue: Bool { get }
     /// What retention removes now; nil when nothing is due.

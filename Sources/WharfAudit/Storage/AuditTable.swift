@@ -22,8 +22,8 @@ package final class AuditTable: AuditStorage {
     /// Rows per INSERT: few statement shapes, and far from PostgreSQL's limit of bound values.
     private static let rowsPerInsert = 100
 
-    func append(_ records: AuditBatch) throws -> [ArraySlice<UInt8>] {
-        try database.writeNow { db in
+    func append(_ records: AuditBatch, whenDurable: () -> Void) throws -> [ArraySlice<UInt8>] {
+        let lines = try database.writeNow { db in
             // The head row exists before it is locked: two first appends would otherwise both find none.
             try db.execute(
                 "INSERT INTO audit_heads(instance, seq, hash) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
@@ -61,6 +61,8 @@ package final class AuditTable: AuditStorage {
             try db.execute("UPDATE audit_heads SET seq = ?, hash = ? WHERE instance = ?", [Int64(seq), hash, instance])
             return ranges.map { buffer[$0] }
         }
+        whenDurable()
+        return lines
     }
 
     /// Records of this instance older than the retention age; the newest of them anchors the chain that goes on.

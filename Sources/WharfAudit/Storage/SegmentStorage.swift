@@ -26,13 +26,14 @@ final class SegmentStorage: AuditStorage, @unchecked Sendable {  // `writer` is 
         if let missing { recoveryEvents.append(.system(.gap, missing)) }
     }
 
-    func append(_ records: AuditBatch) throws -> [ArraySlice<UInt8>] {
+    func append(_ records: AuditBatch, whenDurable: () -> Void) throws -> [ArraySlice<UInt8>] {
         var written: [(line: ArraySlice<UInt8>, row: AuditIndex.Row)] = []
         if writer.isDue(now: AuditTime.nowMillis()) {
             written += try writer.seal()
             retentionDue = true
         }
         written += try writer.append(records)
+        whenDurable()
         do {
             try index.insert(written.map(\.row), head: (writer.nextSeq - 1, writer.lastHash))
         } catch {
