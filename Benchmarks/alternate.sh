@@ -34,6 +34,8 @@ for line in sys.stdin:
 for index, unit in ((0, "MiB/s"), (1, "req/s")):
     a = [r["A"][index] for r in rows.values()]
     b = [r["B"][index] for r in rows.values()]
+    if 0 in a:
+        continue  # no bytes (HEAD requests): no MiB/s row
     ratios = [r["B"][index] / r["A"][index] for r in rows.values()]
     print(f"{unit}: A median {statistics.median(a):.1f}, B median {statistics.median(b):.1f}; "
           f"B/A per round: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, max {max(ratios):.3f}")

@@ -1,0 +1,3 @@
+module headbench
+
+go 1.19
