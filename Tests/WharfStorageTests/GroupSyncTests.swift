@@ -55,6 +55,21 @@ import Testing
             try db.execute("INSERT INTO master_keys(id, added_at) VALUES (?, ?)", ["direct", 0.0])
         }
         #expect(database.walSync.rounds.load(ordering: .relaxed) == before + 2)
+        // Two databases written in one scope: each is synced when the scope waits.
+        let other = try SQLiteDatabase(path: directory.path + "/other.db", migrator: MetadataSchema.migrator)
+        let both = DeferredSync()
+        let otherBefore = other.walSync.rounds.load(ordering: .relaxed)
+        try await DeferredSync.$current.withValue(both) {
+            for (index, target) in [database, other].enumerated() {
+                _ = try await target.write(durable: true) { db in
+                    try db.execute("INSERT INTO master_keys(id, added_at) VALUES (?, ?)", ["both\(index)", 0.0])
+                }
+            }
+        }
+        try await both.wait()
+        #expect(database.walSync.rounds.load(ordering: .relaxed) == before + 3)
+        #expect(other.walSync.rounds.load(ordering: .relaxed) == otherBefore + 1)
+        try await other.close()
         try await database.close()
     }
 }

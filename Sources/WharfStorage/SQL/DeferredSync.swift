@@ -10,15 +10,19 @@ import Synchronization
 package final class DeferredSync: Sendable {
     @TaskLocal package static var current: DeferredSync?
 
-    private let pending = Mutex<GroupSync?>(nil)
+    /// One per database written in the scope.
+    private let pending = Mutex<[GroupSync]>([])
 
     package init() {}
 
-    func leave(_ sync: GroupSync) { pending.withLock { $0 = sync } }
+    func leave(_ sync: GroupSync) {
+        pending.withLock { pending in
+            if !pending.contains(where: { $0 === sync }) { pending.append(sync) }
+        }
+    }
 
     /// Returns once every durable write made in the scope is on disk.
     package func wait() async throws {
-        guard let sync = pending.withLock({ $0 }) else { return }
-        try await sync.sync()
+        for sync in pending.withLock({ $0 }) { try await sync.sync() }
     }
 }
