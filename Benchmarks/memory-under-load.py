@@ -25,7 +25,7 @@ os.environ.setdefault("REPOS", "10")
 os.environ.setdefault("TAGS", "100000")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import startup  # noqa: E402
-from startup import Server, free_port, rss_mib  # noqa: E402
+from startup import Server, free_port, request, rss_mib  # noqa: E402
 
 DURATION = float(os.environ.get("DURATION", "30"))
 REGBENCH = os.environ.get("REGBENCH", str(Path.home() / ".cache/regbench/regbench"))
@@ -60,21 +60,16 @@ def main():
                 for path in paths[slot::8]:
                     if done.is_set():
                         return
-                    connection.request("GET", path, headers=ACCEPT)
-                    response = connection.getresponse()
-                    response.read()
+                    status = request(connection, "GET", path, headers=ACCEPT)
                     served[slot] += 1
-                    if response.status != 200:
-                        failures.append((path, response.status))
+                    if status != 200:
+                        failures.append((path, status))
 
         def fill(slot: int):
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             for path in paths[slot::8]:
-                connection.request("GET", path, headers=ACCEPT)
-                response = connection.getresponse()
-                response.read()
-                if response.status != 200:
-                    failures.append((path, response.status))
+                if (status := request(connection, "GET", path, headers=ACCEPT)) != 200:
+                    failures.append((path, status))
 
         begun = time.monotonic()
         fillers = [threading.Thread(target=fill, args=(n,)) for n in range(8)]

@@ -100,7 +100,7 @@ struct AgentCommand: AsyncParsableCommand {
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = TextLogHandler(label: label)
+            var handler = LineLogHandler(label: label, format: .text)
             handler.logLevel = level
             return handler
         }

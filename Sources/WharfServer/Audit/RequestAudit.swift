@@ -41,12 +41,14 @@ final class RequestAudit: Sendable {
         }
     }
 
-    private static func failure(_ body: () async throws -> Void) async -> (any Error)? {
+    /// The answer to give instead when the request's deferred metadata sync failed; nil when it succeeded.
+    private func unsynced(_ metadata: DeferredSync?) async -> Response? {
         do {
-            try await body()
+            try await metadata?.wait()
             return nil
         } catch {
-            return error
+            logger.error("a write's metadata could not be synced", metadata: ["error": "\(error)"])
+            return ((error as? RegistryError) ?? Self.unavailable).response(includeBody: true)
         }
     }
 
@@ -112,16 +114,13 @@ final class RequestAudit: Sendable {
         if durable {
             event.bytesOut = Int64(response.body.contentLength ?? 0)
             event.durationMicros = Self.micros(since: start)
-            async let metadataSynced = Self.failure { try await metadata?.wait() }
+            async let unsynced = unsynced(metadata)
             do {
                 try await log.recordDurably(event)
-                if let failure = await metadataSynced {
-                    logger.error("a write's metadata could not be synced", metadata: ["error": "\(failure)"])
-                    return ((failure as? RegistryError) ?? Self.unavailable).response(includeBody: true)
-                }
+                if let unsynced = await unsynced { return unsynced }
                 return response
             } catch {
-                _ = await metadataSynced
+                _ = await unsynced
                 // The record could not be made durable. A write that took effect is answered 503 all the same: the
                 // client tries again (writes are idempotent), and the record says what it was told.
                 if response.status.code < 400 {
@@ -136,10 +135,7 @@ final class RequestAudit: Sendable {
                 return failed
             }
         }
-        if let failure = await Self.failure({ try await metadata?.wait() }) {
-            logger.error("a write's metadata could not be synced", metadata: ["error": "\(failure)"])
-            return ((failure as? RegistryError) ?? Self.unavailable).response(includeBody: true)
-        }
+        if let unsynced = await unsynced(metadata) { return unsynced }
         let streams = [AuditAction.pullBlob.rawValue, AuditAction.pullChart.rawValue].contains(event.action)
         guard method == .get, streams, response.status.code / 100 == 2 else {
             // An answer held in memory (a manifest, a listing, an error) is sent whole: record it now, and keep
