@@ -86,6 +86,28 @@ struct AuditQueryTests {
         }
     }
 
+    @Test("concurrent writes are indexed behind the writer, and a flush returns only once every record is found")
+    func flushWaitsForTheIndex() async throws {
+        try await withAuditDirectory { directory in
+            let log = try openLog(directory)
+            for round in 1...3 {
+                let writes = 300
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for n in 1...writes { group.addTask { try await log.recordDurably(event(round * 1000 + n)) } }
+                    try await group.waitForAll()
+                }
+                try await log.flush()
+                // No wait, no retry: the records are in the index and found the moment `flush` returns.
+                #expect(try (log.storage as! SegmentStorage).index.count() == round * writes)
+                var filter = AuditFilter()
+                filter.limit = AuditFilter.maxLimit
+                #expect(try await Self.allPages(log, filter).count == round * writes)
+            }
+            log.close()
+            #expect(try AuditVerifier.verify(directory: directory).isIntact)
+        }
+    }
+
     @Test("an index from before blocks existed is migrated and answers the same")
     func migratesRecordIndexes() async throws {
         try await withAuditDirectory { directory in

@@ -193,23 +193,23 @@ private struct WriterLoop: @unchecked Sendable {  // handed to the writer thread
         while true {
             log.waitForWork()
             let (records, waiters, stopping) = log.take()
-            if !records.isEmpty {
-                do {
-                    // Writes are answered as soon as their records are on disk; flushes once they are indexed too.
+            do {
+                // Writes are answered as soon as their records are on disk; flushes once they are indexed too.
+                if !records.isEmpty {
                     try write(records) {
                         for waiter in waiters where !waiter.needsIndex { waiter.continuation.resume() }
                     }
                     if log.setFailing(false) { log.log.notice("the audit log is writable again") }
-                    for waiter in waiters where waiter.needsIndex { waiter.continuation.resume() }
-                } catch {
-                    if log.setFailing(true) { log.log.error("cannot write the audit log", metadata: ["error": "\(error)"]) }
-                    log.putBack(records)
-                    for waiter in waiters { waiter.continuation.resume(throwing: error) }
                 }
-            } else {
-                for waiter in waiters { waiter.continuation.resume() }
+                let flushes = waiters.filter(\.needsIndex).map(\.continuation)
+                if !flushes.isEmpty { storage.whenIndexed { for flush in flushes { flush.resume() } } }
+            } catch {
+                if log.setFailing(true) { log.log.error("cannot write the audit log", metadata: ["error": "\(error)"]) }
+                log.putBack(records)
+                for waiter in waiters { waiter.continuation.resume(throwing: error) }
             }
             if stopping {
+                storage.waitUntilIndexed()
                 log.signalStopped()
                 return
             }

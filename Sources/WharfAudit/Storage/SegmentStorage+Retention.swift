@@ -34,6 +34,7 @@ extension SegmentStorage {
     func removeSegments(_ numbers: [Int]) throws {
         for number in numbers { unlink(segments.path(number)) }
         AuditFile.syncDirectory(settings.directory)
+        waitUntilIndexed()  // so that no row of a removed segment is inserted after its rows are removed
         if let last = numbers.last { try index.remove(segmentsThrough: last) }
     }
 

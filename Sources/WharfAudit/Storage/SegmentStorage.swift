@@ -2,11 +2,13 @@ import Dispatch
 import Logging
 
 /// The log in its directory: hash-chained segment files, appended and fsynced by the writer thread, and the query
-/// index beside them (see `AuditSegments`). The single server's storage.
+/// index beside them (see `AuditSegments`), which `AuditIndexer` keeps up behind the writer. The single server's
+/// storage.
 final class SegmentStorage: AuditStorage, @unchecked Sendable {  // `writer` is the writer thread's alone
     let settings: AuditSettings
     let segments: AuditSegments
     let index: AuditIndex
+    private let indexer: AuditIndexer
     private let writer: SegmentWriter
     private let logger: Logger
     private(set) var retentionDue = false
@@ -22,6 +24,7 @@ final class SegmentStorage: AuditStorage, @unchecked Sendable {  // `writer` is 
         if let note = writer.recoveryNote { logger.warning("audit log recovered", metadata: ["detail": "\(note)"]) }
         index = try Self.openIndex(segments, logger: logger)
         let missing = try Self.reconcile(index, with: writer, logger: logger)
+        indexer = AuditIndexer(index: index, logger: logger)
         if let note = writer.recoveryNote { recoveryEvents.append(.system(.recovered, note)) }
         if let missing { recoveryEvents.append(.system(.gap, missing)) }
     }
@@ -34,14 +37,11 @@ final class SegmentStorage: AuditStorage, @unchecked Sendable {  // `writer` is 
         }
         written += try writer.append(records)
         whenDurable()
-        do {
-            try index.insert(written.map(\.row), head: (writer.nextSeq - 1, writer.lastHash))
-        } catch {
-            // The records are durable; the index catches up from the segments when the log is next opened.
-            logger.error("cannot index audit records", metadata: ["error": "\(error)"])
-        }
+        indexer.submit(written.map(\.row), head: (writer.nextSeq - 1, writer.lastHash))
         return written.map(\.line)
     }
+
+    func whenIndexed(_ body: @escaping @Sendable () -> Void) { indexer.whenIndexed(body) }
 
     func retention(now: Int64) throws -> AuditRetention? {
         retentionDue = false
