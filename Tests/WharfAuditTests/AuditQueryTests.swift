@@ -108,6 +108,23 @@ struct AuditQueryTests {
         }
     }
 
+    @Test("writes one after another share index transactions")
+    func writesShareIndexTransactions() async throws {
+        try await withAuditDirectory { directory in
+            let log = try openLog(directory)
+            let writes = 200
+            // Each write is its own batch with its own fsync; each index transaction adds one block.
+            for n in 1...writes { try await log.recordDurably(event(n)) }
+            try await log.flush()
+            let index = try DatabaseQueue(path: directory + "/index.db")
+            let blocks = try await index.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM blocks") ?? 0 }
+            #expect(try (log.storage as! SegmentStorage).index.count() == writes)
+            #expect(blocks < writes / 4, "\(blocks) index transactions for \(writes) batches")
+            try index.close()
+            log.close()
+        }
+    }
+
     @Test("an index from before blocks existed is migrated and answers the same")
     func migratesRecordIndexes() async throws {
         try await withAuditDirectory { directory in

@@ -2,9 +2,10 @@ import Dispatch
 import Logging
 import Synchronization
 
-/// Indexes written records off the writer thread, so that the next batch's write and fsync need not wait for the
-/// previous batch's index transaction. Rows that arrive while one insert runs go into the next one together: under
-/// load the index takes few large transactions instead of one per batch.
+/// Indexes written records off the writer thread, in few large transactions: rows wait up to `window` for others to
+/// join them, and the next batch's write and fsync never wait for an index transaction. Each transaction costs WAL
+/// writes and checkpoints whatever its size; one per written batch cost a durable write more than its own fsync.
+/// A query does not see the lag: it flushes first (`whenIndexed`), which indexes what waits at once.
 ///
 /// A failed insert is logged and skipped: the records are durable in the segments, and the index catches up from
 /// them when the log is next opened.
@@ -14,60 +15,51 @@ final class AuditIndexer: Sendable {
         var head: (seq: UInt64, hash: String)?
         /// To run once everything submitted before them is indexed.
         var waiting: [@Sendable () -> Void] = []
-        var running = false
+        var scheduled = false
     }
 
     private let index: AuditIndex
+    private let window: DispatchTimeInterval
     private let logger: Logger
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "wharf-audit-index")
 
-    init(index: AuditIndex, logger: Logger) {
+    init(index: AuditIndex, window: DispatchTimeInterval = .milliseconds(50), logger: Logger) {
         self.index = index
+        self.window = window
         self.logger = logger
     }
 
     /// Queues `rows` for the index; `head` names the log's newest record after them.
     func submit(_ rows: [AuditIndex.Row], head: (seq: UInt64, hash: String)) {
-        let start = state.withLock { state in
+        let schedule = state.withLock { state in
             state.rows += rows
             state.head = head
-            return startIfIdle(&state)
+            defer { state.scheduled = true }
+            return !state.scheduled
         }
-        if start { queue.async { self.drain() } }
+        if schedule { queue.asyncAfter(deadline: .now() + window) { self.drain() } }
     }
 
     /// Runs `body` once every row submitted before the call is in the index (or failed to go in).
     func whenIndexed(_ body: @escaping @Sendable () -> Void) {
-        let start = state.withLock { state in
-            state.waiting.append(body)
-            return startIfIdle(&state)
-        }
-        if start { queue.async { self.drain() } }
-    }
-
-    private func startIfIdle(_ state: inout State) -> Bool {
-        guard !state.running else { return false }
-        state.running = true
-        return true
+        state.withLock { $0.waiting.append(body) }
+        // The queue is serial: this runs after an insert under way, and takes every row that came before the call.
+        queue.async { self.drain() }
     }
 
     private func drain() {
-        while true {
-            let (rows, head, waiting) = state.withLock { state in
-                defer { (state.rows, state.head, state.waiting) = ([], nil, []) }
-                if state.rows.isEmpty, state.waiting.isEmpty { state.running = false }
-                return (state.rows, state.head, state.waiting)
-            }
-            guard !rows.isEmpty || !waiting.isEmpty else { return }
-            if let head, !rows.isEmpty {
-                do {
-                    try index.insert(rows, head: head)
-                } catch {
-                    logger.error("cannot index audit records", metadata: ["error": "\(error)"])
-                }
-            }
-            for body in waiting { body() }
+        let (rows, head, waiting) = state.withLock { state in
+            defer { (state.rows, state.head, state.waiting, state.scheduled) = ([], nil, [], false) }
+            return (state.rows, state.head, state.waiting)
         }
+        if let head, !rows.isEmpty {
+            do {
+                try index.insert(rows, head: head)
+            } catch {
+                logger.error("cannot index audit records", metadata: ["error": "\(error)"])
+            }
+        }
+        for body in waiting { body() }
     }
 }
