@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 import WharfCore
 
@@ -69,6 +70,39 @@ import WharfCore
                 let expected = bytes[min(offset, bytes.count)..<min(offset + count, bytes.count)]
                 #expect(Array(read.readableBytesView) == Array(expected), "\(kind) \(offset)+\(count)")
             }
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func announcedReadsInOrderReadTheSameBytes(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (bytes, digest) = Self.blob(3 << 20 + 12_345, seed: 5)
+            try await store.write(bytes, as: digest)
+            // A whole download, one starting inside a chunk, one ending inside a chunk, and one inside a single chunk.
+            for (start, end) in [(0, bytes.count), (100_000, bytes.count), (70_000, 2_200_000), (1_048_580, 1_048_600)] {
+                let reader = try #require(try await store.open(digest, size: Int64(bytes.count)))
+                defer { reader.close() }
+                let sent = (store as? S3BlobStore)?.s3.requestsSent.load(ordering: .relaxed)
+                reader.willRead(from: Int64(start), to: Int64(end))
+                var offset = Int64(start)
+                var read: [UInt8] = []
+                while offset < Int64(end) {
+                    let piece = try await reader.read(at: offset, count: BlobWindow.at(offset, end: Int64(end)))
+                    read += piece.readableBytesView
+                    offset += Int64(piece.readableBytes)
+                }
+                #expect(read == Array(bytes[start..<end]), "\(kind) \(start)..<\(end)")
+                if let sent, let s3 = (store as? S3BlobStore)?.s3 {
+                    // One GET for the range, however many reads it took.
+                    #expect(s3.requestsSent.load(ordering: .relaxed) - sent == 1, "\(kind) \(start)..<\(end)")
+                }
+            }
+            // A read elsewhere still answers, by a request of its own.
+            let reader = try #require(try await store.open(digest, size: Int64(bytes.count)))
+            defer { reader.close() }
+            reader.willRead(from: 0, to: 1000)
+            let elsewhere = try await reader.read(at: 2_000_000, count: 10)
+            #expect(Array(elsewhere.readableBytesView) == Array(bytes[2_000_000..<2_000_010]))
+            #expect(Array(try await reader.read(at: 0, count: 1000).readableBytesView) == Array(bytes[0..<1000]))
         }
     }
 

@@ -7,8 +7,6 @@ import WharfCore
 import WharfStorage
 
 extension DistributionAPI {
-    static let readChunkSize = 1 << 20
-
     func getBlob(_ request: Request, _ name: RepositoryName, _ digest: Digest, includeBody: Bool) async throws -> Response {
         // P2P agents fetch pieces from Wharf itself: they count what the origin serves, and follow no redirect.
         if includeBody, request.headers[.wharfP2PAgent] == nil, let location = try await registry.blobRedirect(name, digest) {
@@ -50,8 +48,10 @@ extension DistributionAPI {
         // The first piece is read before the status line is sent: a blob that does not read back (a damaged
         // encrypted chunk, say) is then a clean 500, not a cut-off 200.
         let first: ByteBuffer
+        let end = range.end + 1
+        file.willRead(from: range.start, to: end)
         do {
-            first = try await read(file, at: range.start, count: Int(min(Int64(Self.readChunkSize), range.count)))
+            first = try await read(file, at: range.start, count: BlobWindow.at(range.start, end: end))
         } catch {
             file.close()
             throw error
@@ -68,9 +68,9 @@ extension DistributionAPI {
                 bytesOut.increment(by: Int64(next.readableBytes))
                 toAgent?.increment(by: Int64(next.readableBytes))
                 offset += Int64(next.readableBytes)
-                guard offset <= range.end else { break }
+                guard offset < end else { break }
                 do {
-                    next = try await read(file, at: offset, count: Int(min(Int64(Self.readChunkSize), range.end - offset + 1)))
+                    next = try await read(file, at: offset, count: BlobWindow.at(offset, end: end))
                 } catch {
                     logger.error("blob read failed mid-response", metadata: ["digest": "\(digest)", "error": "\(error)"])
                     throw error

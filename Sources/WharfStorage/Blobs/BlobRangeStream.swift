@@ -38,8 +38,11 @@ package struct BlobRangeStream: AsyncSequence, Sendable {
                 file = nil
                 return nil
             }
-            if file == nil { file = try await stream.registry.openBlob(stream.repository, stream.digest) }
-            let chunk = try await file!.read(at: position, count: Int(Swift.min(1 << 20, end - position)))
+            if file == nil {
+                file = try await stream.registry.openBlob(stream.repository, stream.digest)
+                file!.willRead(from: position, to: end)
+            }
+            let chunk = try await file!.read(at: position, count: BlobWindow.at(position, end: end))
             guard chunk.readableBytes > 0 else { throw RegistryError.internalError("blob \(stream.digest) ended early") }
             position += Int64(chunk.readableBytes)
             return chunk

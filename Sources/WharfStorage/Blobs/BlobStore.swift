@@ -36,7 +36,25 @@ package protocol BlobReader: Sendable {
     /// Up to `count` bytes at `offset`; fewer only at the end. Throws rather than return bytes that do not
     /// authenticate.
     func read(at offset: Int64, count: Int) async throws -> ByteBuffer
+    /// Announces reads of `offset..<end` in order, each starting where the one before ended, such as a download's.
+    /// A store that can fetch the range in one request then does (S3); reads elsewhere still work.
+    func willRead(from offset: Int64, to end: Int64)
     func close()
+}
+
+extension BlobReader {
+    package func willRead(from offset: Int64, to end: Int64) {}
+}
+
+/// A range of a blob read in order (a download, a hash): up to 1 MiB at a time, each read ending on a 1 MiB
+/// boundary. After a first short read, every read then starts on a boundary of the encryption's chunks
+/// (`EncryptedLayout`), so consecutive reads touch consecutive chunks and can come from one stream.
+package enum BlobWindow {
+    /// How much to read at `offset` of a range ending at `end`.
+    package static func at(_ offset: Int64, end: Int64) -> Int {
+        let size: Int64 = 1 << 20
+        return Int(min(size - offset % size, end - offset))
+    }
 }
 
 /// A stored blob as a listing finds it.
@@ -70,8 +88,9 @@ extension BlobReader {
     func digest(_ algorithm: Digest.Algorithm) async throws -> Digest {
         var hasher = DigestHasher(algorithm)
         var offset: Int64 = 0
+        willRead(from: 0, to: size)
         while offset < size {
-            let chunk = try await read(at: offset, count: Int(min(1 << 20, size - offset)))
+            let chunk = try await read(at: offset, count: BlobWindow.at(offset, end: size))
             guard chunk.readableBytes > 0 else { break }
             chunk.withUnsafeReadableBytes { hasher.update($0) }
             offset += Int64(chunk.readableBytes)

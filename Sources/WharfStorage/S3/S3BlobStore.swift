@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
+import Synchronization
 import WharfCore
 
 import struct Crypto.SymmetricKey
@@ -89,26 +90,78 @@ package struct S3BlobStore: BlobStore {
     }
 }
 
-/// A stored blob read by Range GETs; encrypted, the chunks a read touches are fetched and opened.
-struct S3BlobObject: BlobReader {
+/// A stored blob read by Range GETs; encrypted, the chunks a read touches are fetched and opened. Reads announced
+/// by `willRead` come from one GET of the whole range: a download costs one request to the bucket, not one per read.
+final class S3BlobObject: BlobReader {
     let s3: S3Client
     let key: String
     let digest: WharfCore.Digest
     let size: Int64
     let dataKey: SymmetricKey?
+    /// The announced range's stored bytes, and once the first read started it, its GET.
+    private let announced = Mutex<(stored: Range<Int64>, stream: S3ObjectStream?)?>(nil)
+
+    init(s3: S3Client, key: String, digest: WharfCore.Digest, size: Int64, dataKey: SymmetricKey?) {
+        self.s3 = s3
+        self.key = key
+        self.digest = digest
+        self.size = size
+        self.dataKey = dataKey
+    }
+
+    func willRead(from offset: Int64, to end: Int64) {
+        let end = min(end, size)
+        guard offset < end else { return }
+        announced.withLock { $0 = (stored(offset, end), nil) }
+    }
 
     func read(at offset: Int64, count: Int) async throws -> ByteBuffer {
         let end = min(offset + Int64(count), size)
         guard offset < end else { return ByteBuffer() }
-        guard let dataKey else {
-            return try await s3.get(key, range: offset...(end - 1)).body.collect(upTo: Int(end - offset))
-        }
-        let chunks = EncryptedLayout.chunks(from: offset, to: end)
-        let storedEnd = min(chunks.storedEnd, EncryptedLayout.fileSize(plaintext: size))
-        let sealed = try await s3.get(key, range: chunks.storedStart...(storedEnd - 1)).body.collect(
-            upTo: Int(storedEnd - chunks.storedStart))
-        return try EncryptedLayout.plaintext(of: sealed, chunks: chunks, from: offset, to: end, key: dataKey, blob: digest)
+        let stored = stored(offset, end)
+        let sealed = try await storedBytes(stored)
+        guard let dataKey else { return sealed }
+        return try EncryptedLayout.plaintext(
+            of: sealed, chunks: EncryptedLayout.chunks(from: offset, to: end), from: offset, to: end, key: dataKey,
+            blob: digest)
     }
 
-    func close() {}
+    func close() { announced.withLock { $0 = nil } }
+
+    /// Where plaintext `offset..<end` is stored: itself, or the whole chunks holding it.
+    private func stored(_ offset: Int64, _ end: Int64) -> Range<Int64> {
+        guard dataKey != nil else { return offset..<end }
+        let chunks = EncryptedLayout.chunks(from: offset, to: end)
+        return chunks.storedStart..<min(chunks.storedEnd, EncryptedLayout.fileSize(plaintext: size))
+    }
+
+    /// The object's bytes `stored`: from the announced range's GET when they come next in it, else by a GET of their own.
+    private func storedBytes(_ stored: Range<Int64>) async throws -> ByteBuffer {
+        // The stream leaves the lock while it is read: a concurrent read (none is expected) makes its own GET.
+        let taken = announced.withLock { announced -> (end: Int64, stream: S3ObjectStream?)? in
+            guard let range = announced, range.stored.contains(stored.lowerBound), stored.upperBound <= range.stored.upperBound
+            else { return nil }
+            announced = (range.stored, nil)
+            return (range.stored.upperBound, range.stream)
+        }
+        guard let (end, taken) = taken else {
+            return try await s3.get(key, range: stored.lowerBound...(stored.upperBound - 1)).body.collect(upTo: stored.count)
+        }
+        // A GET left waiting on a slow client may have timed out, or lost its connection: then a new one goes on.
+        if let taken, taken.position == stored.lowerBound, let bytes = try? await taken.next(stored.count) {
+            keep(taken, end: end)
+            return bytes
+        }
+        let stream = try await S3ObjectStream(s3, key: key, range: stored.lowerBound..<end)
+        let bytes = try await stream.next(stored.count)
+        keep(stream, end: end)
+        return bytes
+    }
+
+    /// Puts the stream back for the next read, unless another range was announced meanwhile.
+    private func keep(_ stream: S3ObjectStream, end: Int64) {
+        announced.withLock { announced in
+            if let range = announced, range.stored.upperBound == end { announced = (range.stored, stream) }
+        }
+    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 import WharfCore
 
 /// Where a bucket is and how to reach it.
@@ -44,6 +45,8 @@ package final class S3Client: Sendable {
     private let http: HTTPClient
     private let scheme: String
     private let host: String
+    /// Requests sent so far (the tests count a download's).
+    package let requestsSent = Atomic<Int>(0)
 
     package init(endpoint: S3Endpoint, credentials: S3Credentials) throws {
         guard let url = URL(string: endpoint.url), let scheme = url.scheme, ["http", "https"].contains(scheme),
@@ -344,6 +347,7 @@ package final class S3Client: Sendable {
         request.headers.add(name: "Host", value: host)
         for (name, value) in headers + signed { request.headers.add(name: name, value: value) }
         if let body { request.body = body }
+        requestsSent.add(1, ordering: .relaxed)
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: .minutes(30))

@@ -1,0 +1,37 @@
+import AsyncHTTPClient
+import NIOCore
+import WharfCore
+
+/// The body of one Range GET, taken in order a piece at a time: the response streams with backpressure, so what is
+/// held is at most one piece and the network buffer after it, never the range.
+///
+/// Used by one reader at a time (`S3BlobObject` hands it from read to read under its lock).
+final class S3ObjectStream: @unchecked Sendable {
+    private var body: HTTPClientResponse.Body.AsyncIterator
+    private var buffered = ByteBuffer()
+    /// The object offset of the next byte.
+    private(set) var position: Int64
+    let end: Int64
+
+    /// Starts a GET of the object's bytes `range`.
+    init(_ s3: S3Client, key: String, range: Range<Int64>) async throws {
+        body = try await s3.get(key, range: range.lowerBound...(range.upperBound - 1)).body.makeAsyncIterator()
+        position = range.lowerBound
+        end = range.upperBound
+    }
+
+    /// The next `count` bytes; throws when the object ends first.
+    func next(_ count: Int) async throws -> ByteBuffer {
+        precondition(position + Int64(count) <= end)
+        while buffered.readableBytes < count {
+            guard var more = try await body.next() else {
+                throw RegistryError.internalError("an object of the bucket ended before the bytes it was read for")
+            }
+            if buffered.readableBytes == 0 { buffered = more } else { buffered.writeBuffer(&more) }
+        }
+        position += Int64(count)
+        let piece = buffered.readSlice(length: count)!
+        if buffered.readableBytes == 0 { buffered = ByteBuffer() }  // let go of the piece's storage
+        return piece
+    }
+}
