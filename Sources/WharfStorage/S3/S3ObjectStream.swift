@@ -3,7 +3,7 @@ import NIOCore
 import WharfCore
 
 /// The body of one Range GET, taken in order a piece at a time: the response streams with backpressure, so what is
-/// held is at most one piece and the network buffer after it, never the range.
+/// held is at most one piece and the network buffer it ends in, never the range.
 ///
 /// Used by one reader at a time (`S3BlobObject` hands it from read to read under its lock).
 final class S3ObjectStream: @unchecked Sendable {
@@ -20,18 +20,22 @@ final class S3ObjectStream: @unchecked Sendable {
         end = range.upperBound
     }
 
-    /// The next `count` bytes; throws when the object ends first.
+    /// The next `count` bytes, in one buffer of that size (each byte copied once); throws when the object ends first.
     func next(_ count: Int) async throws -> ByteBuffer {
         precondition(position + Int64(count) <= end)
-        while buffered.readableBytes < count {
-            guard var more = try await body.next() else {
-                throw RegistryError.internalError("an object of the bucket ended before the bytes it was read for")
+        var piece = ByteBufferAllocator().buffer(capacity: count)
+        while piece.readableBytes < count {
+            if buffered.readableBytes == 0 {
+                guard let more = try await body.next() else {
+                    throw RegistryError.internalError("an object of the bucket ended before the bytes it was read for")
+                }
+                buffered = more
             }
-            if buffered.readableBytes == 0 { buffered = more } else { buffered.writeBuffer(&more) }
+            var part = buffered.readSlice(length: min(count - piece.readableBytes, buffered.readableBytes))!
+            piece.writeBuffer(&part)
         }
+        if buffered.readableBytes == 0 { buffered = ByteBuffer() }  // let go of the network buffer
         position += Int64(count)
-        let piece = buffered.readSlice(length: count)!
-        if buffered.readableBytes == 0 { buffered = ByteBuffer() }  // let go of the piece's storage
         return piece
     }
 }
